@@ -1,0 +1,45 @@
+"""What every write handler needs, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from commands.publisher import CommandBus, wants_async
+from core.ids import uuid7
+from core.routing import Call
+from core.timefmt import now_ms
+from schemas.envelope import EventEnvelope
+
+Embed = Callable[[str], Awaitable[list[float]]]
+
+
+async def no_embedding(_text: str) -> list[float]:
+    return []
+
+
+@dataclass
+class CommandContext:
+    bus: CommandBus
+    pool: asyncpg.Pool
+    embed: Embed = no_embedding
+
+    def envelope(self, call: Call, event_type: str, subject_id: str,
+                 payload: dict[str, Any], v: int = 1) -> EventEnvelope:
+        return EventEnvelope(
+            event_id=uuid7(), type=event_type, v=v, project_id=call.project_id,
+            subject_id=subject_id, occurred_at=now_ms(), actor=actor_of(call),
+            idempotency_key=call.request.headers.get("idempotency-key"), payload=payload,
+        )
+
+    async def submit(self, call: Call, event: EventEnvelope) -> Any:
+        respond_async = wants_async(call.request.headers.get("prefer"))
+        return await self.bus.submit(event, respond_async=respond_async)
+
+
+def actor_of(call: Call) -> str:
+    principal = call.request.scope.get("core.principal")
+    return str(principal) if principal else "anonymous"

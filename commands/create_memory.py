@@ -1,0 +1,33 @@
+"""POST /api/v1/memories: validate, embed, produce `memory.submitted`, answer the outcome."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from commands.coercion import js_string
+from commands.context import CommandContext
+from commands.memory_validation import Invalid, memory_fields, required_text
+from core.http import InvalidBody, body_fields, error, json_response, parse_body
+from core.ids import memory_id
+from core.routing import Call
+from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
+
+
+def create_memory(ctx: CommandContext):  # noqa: ANN201 - returns a route handler
+    async def handler(call: Call) -> Response:
+        try:
+            body = body_fields(parse_body(await call.request.body()))
+            subject_id, text = required_text(body)
+            fields = memory_fields(body)
+        except InvalidBody:
+            return error(400, "invalid_json_body")
+        except Invalid as bad:
+            return json_response(bad.status, bad.body)
+        payload = MemorySubmitted(
+            id=js_string(body["id"]) if body.get("id") else memory_id(),
+            text=text, embedding=await ctx.embed(text), **fields,
+        )
+        event = ctx.envelope(call, MEMORY_SUBMITTED, subject_id, payload.model_dump())
+        return await ctx.submit(call, event)
+
+    return handler

@@ -1,0 +1,66 @@
+"""Produces command events and answers with the projector's outcome (or 202)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from starlette.responses import Response
+
+from commands.outcome_waiter import OutcomeWaiter
+from core.http import json_response
+from core.kafka import subject_key
+from schemas.envelope import EventEnvelope
+
+
+def encode_event(event: EventEnvelope) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:
+    headers = [("type", event.type.encode()), ("v", str(event.v).encode()),
+               ("event_id", event.event_id.encode())]
+    if event.idempotency_key:
+        headers.append(("idempotency-key", event.idempotency_key.encode()))
+    return headers
+
+
+@dataclass
+class CommandBus:
+    producer: AIOKafkaProducer
+    waiter: OutcomeWaiter
+    topic: str
+    timeout_s: float
+
+    async def publish(self, event: EventEnvelope) -> None:
+        await self.producer.send_and_wait(
+            self.topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),
+            headers=event_headers(event),
+        )
+
+    async def submit(self, event: EventEnvelope, *, respond_async: bool) -> Response:
+        """Produce the event; wait for its outcome unless the client asked for 202."""
+        future = self.waiter.register(event.event_id)
+        try:
+            await self.publish(event)
+        except BaseException:
+            self.waiter.forget(event.event_id)
+            raise
+        if respond_async:
+            self.waiter.forget(event.event_id)
+            return accepted(event.event_id)
+        outcome = await self.waiter.wait(event.event_id, future, self.timeout_s)
+        if outcome is None:
+            return accepted(event.event_id)
+        return json_response(outcome.status, outcome.body)
+
+
+def accepted(event_id: str) -> Response:
+    url = f"/api/v1/commands/{event_id}"
+    return json_response(202, {"accepted": True, "event_id": event_id, "status_url": url},
+                         headers={"Location": url})
+
+
+def wants_async(prefer_header: str | None) -> bool:
+    return bool(prefer_header) and "respond-async" in (prefer_header or "").lower()

@@ -1,0 +1,112 @@
+"""The `core` command: dev, serve, worker, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from core.settings import Settings, load_settings
+
+
+def migrate_now(dsn: str) -> list[str]:
+    from core.db import connect_plain
+    from core.migrate import migrate
+
+    async def run() -> list[str]:
+        conn = await connect_plain(dsn)
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from core.db import connect_plain
+    from core.migrate import ChecksumMismatch, migrate, status
+
+    async def run() -> int:
+        conn = await connect_plain(settings.resolved_database_url())
+        try:
+            if args.status or args.check:
+                current = await status(conn)
+                for version in current.applied:
+                    print(f"applied  {version}")
+                for version in current.pending:
+                    print(f"pending  {version}")
+                for version in current.changed:
+                    print(f"CHANGED  {version}")
+                for version in current.unknown:
+                    print(f"UNKNOWN  {version}")
+                return 0 if (args.status or current.in_sync) else 1
+            for version in await migrate(conn):
+                print(f"applied  {version}")
+            return 0
+        except ChecksumMismatch as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from core.api import create_api
+
+    if not args.no_migration_check and cmd_migrate(settings, _check_args()) != 0:
+        print("refusing to start: migrations are pending or changed (run `core migrate`)",
+              file=sys.stderr)
+        return 1
+    uvicorn.run(create_api(settings), host=settings.host, port=settings.port,
+                loop="uvloop", log_level="warning", access_log=False)
+    return 0
+
+
+def _check_args() -> argparse.Namespace:
+    return argparse.Namespace(status=False, check=True)
+
+
+def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from projections.worker import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
+    from core.runtime.supervisor import Supervisor
+
+    return Supervisor(settings).run()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="core", description="CORE memory engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run everything locally on embedded Postgres and Kafka")
+    serve = sub.add_parser("serve", help="run the API against DATABASE_URL/KAFKA_BOOTSTRAP_SERVERS")
+    serve.add_argument("--no-migration-check", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser("worker", help="run a projection worker")
+    migrate = sub.add_parser("migrate", help="apply pending migrations")
+    migrate.add_argument("--status", action="store_true", help="list applied and pending files")
+    migrate.add_argument("--check", action="store_true",
+                         help="exit non-zero when files and database disagree")
+    return parser
+
+
+COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return COMMANDS[args.command](load_settings(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Kafka connections: topic creation, the idempotent producer, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from core.settings import Settings
+
+TOPIC_EXISTS = 36
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+    changes = {"retention.ms": str(settings.changes_retention_ms)}
+    return [
+        NewTopic(settings.events_topic, settings.partitions, 1, topic_configs=forever),
+        NewTopic(settings.changes_topic, settings.partitions, 1, topic_configs=changes),
+        NewTopic(settings.dlq_topic, settings.partitions, 1, topic_configs=forever),
+    ]
+
+
+async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
+    """Create the three topics when absent; waits for the broker to accept admin requests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.resolved_bootstrap())
+        try:
+            await admin.start()
+            response = await admin.create_topics(topic_specs(settings))
+            errors = [code for _, code, *_ in response.topic_errors if code not in (0, TOPIC_EXISTS)]
+            if not errors:
+                return
+            raise RuntimeError(f"create_topics failed: {response.topic_errors}")
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.resolved_bootstrap(),
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 2,
+        "max_batch_size": 256 * 1024,
+        "request_timeout_ms": 15_000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+
+
+def subject_key(project_id: str, subject_id: str) -> bytes:
+    """Every event about one subject lands in one partition, in order."""
+    return f"{project_id}\x1f{subject_id}".encode()

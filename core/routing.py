@@ -1,0 +1,110 @@
+"""The route table and dispatcher: `/health` first, then the project, then the first match.
+
+Starlette's router answers 405 for a known path with another method; the spec wants
+404 `not_found` for anything unmatched, so dispatch is this small ordered table instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.http import error, json_response, resolve_project
+from core.timefmt import iso_ms, now_ms
+
+log = logging.getLogger("core.api")
+
+
+@dataclass(frozen=True)
+class Call:
+    request: Request
+    project_id: str
+    params: dict[str, str]
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    scope: str
+    pattern: re.Pattern[str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    def specificity(self) -> tuple[int, ...]:
+        return tuple(1 if part.startswith("{") else 0 for part in self.path.split("/"))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        found = self.pattern.match(path)
+        if found is None:
+            return None
+        return {k: _decode_segment(v) for k, v in found.groupdict().items()}
+
+
+def _decode_segment(raw: str) -> str:
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return raw
+
+
+def order_routes(routes: Sequence[RouteSpec]) -> list[RouteSpec]:
+    """Literal segments win over parameters, which reproduces the spec's table order."""
+    return sorted(routes, key=RouteSpec.specificity)
+
+
+def health_body() -> dict[str, object]:
+    return {"ok": True, "service": "mnexium-core", "timestamp": iso_ms(now_ms())}
+
+
+class Dispatcher:
+    def __init__(self, routes: Sequence[RouteSpec], default_project: str) -> None:
+        self.routes = order_routes(routes)
+        self.default_project = default_project
+
+    def find(self, method: str, path: str) -> tuple[RouteSpec, dict[str, str]] | None:
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    async def __call__(self, request: Request) -> Response:
+        method, path = request.method.upper(), request.url.path
+        if method == "GET" and path == "/health":
+            return json_response(200, health_body())
+        project = resolve_project(request, self.default_project).project_id
+        if project is None:
+            return error(400, "project_id_required",
+                         message="Provide x-project-id header or configure defaultProjectId")
+        found = self.find(method, request.scope.get("raw_path", b"").decode() or path)
+        if found is None:
+            return error(404, "not_found", path=path, method=method)
+        route, params = found
+        try:
+            return await route.handler(Call(request, project, params))
+        except Exception as exc:
+            log.exception("request error %s %s project=%s", method, path, project)
+            return error(500, "server_error", message=_error_text(exc))
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "AggregateError: " + " | ".join(str(e) for e in exc.exceptions)
+    if exc.__cause__ is not None:
+        return f"{exc} (cause: {exc.__cause__})"
+    return str(exc)

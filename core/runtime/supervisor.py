@@ -1,0 +1,107 @@
+"""`core dev`: embedded Postgres and Kafka, migrations, topics, then the API and a worker.
+
+Every service is a child process that dies with this one (PR_SET_PDEATHSIG); Ctrl-C or
+SIGTERM stops them in reverse order and waits for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from core.runtime.kafka_broker import start_kafka
+from core.runtime.postgres import start_postgres
+from core.runtime.process import ChildProcess, wait_for_port
+from core.settings import Settings
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.core_home.resolve()
+        self.children: list[ChildProcess] = []
+        self.stopping = False
+
+    def log_path(self, name: str) -> Path:
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        return logs / f"{name}.log"
+
+    def start_services(self) -> None:
+        if self.settings.embedded_postgres:
+            self.children.append(start_postgres(
+                self.home / "pg" / "data", self.settings.pg_port, self.log_path("postgres")))
+        if self.settings.embedded_kafka:
+            self.children.append(start_kafka(
+                self.home / "kafka", self.settings.kafka_port,
+                self.settings.kafka_jars_dir, self.log_path("kafka")))
+
+    def runtime_env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.settings.resolved_database_url(),
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.resolved_bootstrap(),
+            "CORE_TOPIC_PREFIX": self.settings.topic_prefix,
+            "CORE_HOME": str(self.home),
+        }
+
+    def write_runtime_env(self) -> None:
+        lines = [f"{k}={v}" for k, v in self.runtime_env().items()]
+        (self.home / "runtime.env").write_text("\n".join(lines) + "\n")
+
+    def prepare(self) -> None:
+        from core.cli import migrate_now
+        from core.kafka import ensure_topics
+
+        asyncio.run(ensure_topics(self.settings))
+        migrate_now(self.settings.resolved_database_url())
+
+    def start_app_processes(self) -> None:
+        env = {**os.environ, **self.runtime_env()}
+        exe = [sys.executable, "-m", "core.cli"]
+        self.children.append(ChildProcess.start(
+            "worker", [*exe, "worker"], log_path=self.log_path("worker"), env=env))
+        self.children.append(ChildProcess.start(
+            "api", [*exe, "serve", "--no-migration-check"], env=env, stop_signal=signal.SIGTERM))
+        wait_for_port(self.settings.host, self.settings.port, timeout=60, child=self.children[-1])
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        for child in reversed(self.children):
+            child.stop()
+
+    def run(self) -> int:
+        started = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        signal.signal(signal.SIGTERM, lambda *_: self._raise_exit())
+        try:
+            self.start_services()
+            self.write_runtime_env()
+            self.prepare()
+            self.start_app_processes()
+            print(f"[core] up in {time.monotonic() - started:.1f}s: "
+                  f"http://{self.settings.host}:{self.settings.port} "
+                  f"(settings in {self.home / 'runtime.env'})", flush=True)
+            return self.watch()
+        except (KeyboardInterrupt, SystemExit):
+            return 0
+        finally:
+            self.stop()
+
+    def watch(self) -> int:
+        while True:
+            for child in self.children:
+                if not child.alive():
+                    print(f"[core] {child.name} exited ({child.popen.returncode}); stopping",
+                          flush=True)
+                    return 1
+            time.sleep(0.5)
+
+    @staticmethod
+    def _raise_exit() -> None:
+        raise SystemExit(0)

@@ -1,0 +1,71 @@
+"""Typed settings: one class, read from the environment once per process and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    core_home: Path = Field(default=Path(".core"), alias="CORE_HOME")
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    port: int = Field(default=8080, alias="PORT")
+    pg_port: int = Field(default=54329, alias="CORE_PG_PORT")
+    kafka_port: int = Field(default=19092, alias="CORE_KAFKA_PORT")
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    kafka_bootstrap_servers: str = Field(default="", alias="KAFKA_BOOTSTRAP_SERVERS")
+    topic_prefix: str = Field(default="core", alias="CORE_TOPIC_PREFIX")
+    partitions: int = Field(default=12, alias="CORE_PARTITIONS")
+    changes_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, alias="CORE_CHANGES_RETENTION_MS")
+    worker_group: str = Field(default="core-projector", alias="CORE_WORKER_GROUP")
+    default_project_id: str = Field(default="default-project", alias="CORE_DEFAULT_PROJECT_ID")
+    command_timeout_ms: int = Field(default=5000, alias="CORE_COMMAND_TIMEOUT_MS")
+    db_pool_max: int = Field(default=10, alias="CORE_DB_POOL_MAX")
+    projector_batch_max: int = Field(default=500, alias="CORE_PROJECTOR_BATCH_MAX")
+    sse_heartbeat_ms: int = Field(default=30_000, alias="CORE_SSE_HEARTBEAT_MS")
+    sse_queue_max: int = Field(default=1000, alias="CORE_SSE_QUEUE_MAX")
+    debug: bool = Field(default=False, alias="CORE_DEBUG")
+    openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(default="", alias="OPENAI_BASE_URL")
+    openai_embed_model: str = Field(default="text-embedding-3-small", alias="OPENAI_EMBED_MODEL")
+    embed_timeout_ms: int = Field(default=3000, alias="CORE_EMBED_TIMEOUT_MS")
+    kafka_jars_dir: Path = Field(default=Path(".cache/kafka-libs"), alias="CORE_KAFKA_JARS")
+
+    @field_validator("default_project_id", mode="after")
+    @classmethod
+    def _blank_default_project(cls, value: str) -> str:
+        return value.strip() or "default-project"
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return not self.database_url
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}.events"
+
+    @property
+    def changes_topic(self) -> str:
+        return f"{self.topic_prefix}.changes"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}.events.dlq"
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
+
+    def resolved_bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,198 @@
+"""Applies a batch of `core.events` records in one transaction, exactly once per offset.
+
+Ordering key: project + subject (one partition holds every event of a subject, in order).
+Idempotency: `projection_offsets` stores each partition's next offset in the same
+transaction as the rows; a record below it is skipped. A second event carrying the same
+project + idempotency key as an earlier one gets the earlier outcome and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+
+from projections.unit_of_work import Change, EventTx, Handler, Outcome, Position
+from schemas.decoding import DecodeError, decode_event
+from schemas.envelope import EventEnvelope
+
+log = logging.getLogger("core.projections")
+NOTIFY_CHANNEL = "core_outcomes"
+NOTIFY_LIMIT = 7000
+TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
+             asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
+             asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: Record
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped: int = 0
+    changes: list[Change] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    outcomes: list[tuple[EventEnvelope, Outcome]] = field(default_factory=list)
+    replayed: set[str] = field(default_factory=set)
+
+    def outcome_for_key(self, project_id: str, key: str) -> Outcome | None:
+        for event, outcome in self.outcomes:
+            if event.project_id == project_id and event.idempotency_key == key \
+                    and event.event_id not in self.replayed:
+                return outcome
+        return None
+
+
+@dataclass
+class Applier:
+    pool: asyncpg.Pool
+    consumer: str
+    handlers: Mapping[str, Handler]
+    emit_changes: bool = True
+    notify_outcomes: bool = True
+
+    async def apply(self, records: Sequence[Record]) -> BatchResult:
+        """Apply with bounded-backoff retries on transient database errors; never raises them."""
+        delay = 0.1
+        while True:
+            try:
+                return await self._apply_once(records)
+            except TRANSIENT as exc:
+                log.warning("projector transient error, retrying in %.1fs: %r", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _apply_once(self, records: Sequence[Record]) -> BatchResult:
+        result = BatchResult()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL core.projector = 'on'")
+            next_offsets = await self._load_offsets(conn, records)
+            for record in records:
+                tp = (record.topic, record.partition)
+                if record.offset < next_offsets.get(tp, 0):
+                    result.skipped += 1
+                    continue
+                await self._apply_record(conn, record, result)
+                next_offsets[tp] = record.offset + 1
+            await self._store_offsets(conn, next_offsets)
+            await self._store_changes(conn, result.changes)
+            await self._store_outcomes(conn, result)
+        return result
+
+    async def _apply_record(self, conn: asyncpg.Connection, record: Record,
+                            result: BatchResult) -> None:
+        try:
+            event = decode_event(record.value)
+        except DecodeError as exc:
+            result.dead_letters.append(DeadLetter(record, str(exc)))
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            result.dead_letters.append(DeadLetter(record, f"no projector for {event.type}"))
+            return
+        position = Position(record.topic, record.partition, record.offset)
+        outcome = await self._run_handler(conn, handler, EventTx(conn, event, position), result)
+        result.applied += 1
+        if outcome is not None:
+            result.outcomes.append((event, outcome))
+
+    async def _run_handler(self, conn: asyncpg.Connection, handler: Handler, tx: EventTx,
+                           result: BatchResult) -> Outcome | None:
+        previous = await self._idempotent_outcome(conn, tx.event, result)
+        if previous is not None:
+            result.replayed.add(tx.event.event_id)
+            return previous
+        try:
+            async with conn.transaction():
+                outcome = await handler(tx)
+        except TRANSIENT:
+            raise
+        except asyncpg.PostgresError as exc:
+            log.error("event %s (%s) rejected by the database: %s", tx.event.event_id,
+                      tx.event.type, exc)
+            return Outcome(500, {"error": "server_error", "message": str(exc)})
+        result.changes.extend(tx.changes)
+        return outcome
+
+    async def _idempotent_outcome(self, conn: asyncpg.Connection, event: EventEnvelope,
+                                  result: BatchResult) -> Outcome | None:
+        if not event.idempotency_key:
+            return None
+        in_batch = result.outcome_for_key(event.project_id, event.idempotency_key)
+        if in_batch is not None:
+            return in_batch
+        row = await conn.fetchrow(
+            "SELECT status, body FROM command_outcomes WHERE project_id = $1 "
+            "AND idempotency_key = $2", event.project_id, event.idempotency_key)
+        return Outcome(row["status"], row["body"]) if row else None
+
+    async def _load_offsets(self, conn: asyncpg.Connection,
+                            records: Sequence[Record]) -> dict[tuple[str, int], int]:
+        partitions = sorted({(r.topic, r.partition) for r in records})
+        rows = await conn.fetch(
+            "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1 "
+            "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) FOR UPDATE",
+            self.consumer, [t for t, _ in partitions], [p for _, p in partitions])
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    async def _store_offsets(self, conn: asyncpg.Connection,
+                             offsets: dict[tuple[str, int], int]) -> None:
+        await conn.executemany(
+            "INSERT INTO projection_offsets (consumer, topic, partition, next_offset, updated_at) "
+            "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (consumer, topic, partition) DO UPDATE "
+            "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset), "
+            "updated_at = now()",
+            [(self.consumer, t, p, o) for (t, p), o in offsets.items()])
+
+    async def _store_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
+        if not self.emit_changes or not changes:
+            return
+        await conn.executemany(
+            "INSERT INTO outbox (change_id, project_id, subject_id, type, payload, "
+            "source_event_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (change_id) DO NOTHING",
+            [(c.change_id, c.project_id, c.subject_id, c.type, c.payload, c.source_event_id,
+              c.occurred_at) for c in changes])
+
+    async def _store_outcomes(self, conn: asyncpg.Connection, result: BatchResult) -> None:
+        outcomes = result.outcomes
+        if not outcomes:
+            return
+        await conn.executemany(
+            "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
+            "idempotency_key, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT DO NOTHING",
+            [(e.event_id, e.project_id, e.type, o.status, o.body,
+              None if e.event_id in result.replayed else e.idempotency_key,
+              e.occurred_at) for e, o in outcomes])
+        if not self.notify_outcomes:
+            return
+        await conn.executemany("SELECT pg_notify($1, $2)",
+                               [(NOTIFY_CHANNEL, _notice(e, o)) for e, o in outcomes])
+
+
+def _notice(event: EventEnvelope, outcome: Outcome) -> str:
+    message: dict[str, Any] = {"event_id": event.event_id, "status": outcome.status,
+                               "body": outcome.body}
+    text = orjson.dumps(message).decode()
+    if len(text) <= NOTIFY_LIMIT:
+        return text
+    return orjson.dumps({"event_id": event.event_id}).decode()

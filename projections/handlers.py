@@ -1,0 +1,8 @@
+"""Every projector handler by event type."""
+
+from __future__ import annotations
+
+from projections.memory_projector import HANDLERS as MEMORY_HANDLERS
+from projections.unit_of_work import Handler
+
+HANDLERS: dict[str, Handler] = {**MEMORY_HANDLERS}

@@ -1,0 +1,178 @@
+"""Folds memory command events into `memories` and decides each command's answer.
+
+Ordering key: project + subject. Idempotency: offsets (see `projections.applier`).
+Everything written comes from the event: ids, text, the embedding, and `occurred_at`
+for every timestamp, so a replay writes the same rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from core.timefmt import iso_ms
+from projections.memory_decisions import Similar, decide_submission
+from projections.unit_of_work import EventTx, Handler, Outcome
+from schemas.memory_events import (
+    MEMORY_DELETED,
+    MEMORY_PATCHED,
+    MEMORY_RESTORED,
+    MEMORY_SUBMITTED,
+    MemoryDeleted,
+    MemoryPatched,
+    MemoryRestored,
+    MemorySubmitted,
+)
+
+SIMILAR_SQL = """
+SELECT id, (1 - (embedding <=> $3)) * 100 AS similarity FROM memories
+WHERE project_id = $1 AND subject_id = $2 AND status = 'active' AND NOT is_deleted
+  AND embedding IS NOT NULL AND (1 - (embedding <=> $3)) * 100 >= 60
+ORDER BY embedding <=> $3, id LIMIT 51
+"""
+EXACT_SQL = """
+SELECT 1 FROM memories WHERE project_id = $1 AND subject_id = $2 AND status = 'active'
+  AND NOT is_deleted AND md5(lower(regexp_replace(btrim(text), '\\s+', ' ', 'g')))
+    = md5(lower(regexp_replace(btrim($3::text), '\\s+', ' ', 'g'))) LIMIT 1
+"""
+INSERT_SQL = """
+INSERT INTO memories (id, project_id, subject_id, text, kind, visibility, importance,
+  confidence, is_temporal, tags, metadata, embedding, status, superseded_by, is_deleted,
+  source_type, created_at, updated_at, last_seen_at, seen_count, reinforcement_count,
+  last_reinforced_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', NULL, false, $13,
+  $14, $14, NULL, 0, 0, $14)
+"""
+SUPERSEDE_SQL = """
+UPDATE memories SET status = 'superseded', superseded_by = $1, updated_at = $2
+WHERE id = ANY($3::text[]) AND project_id = $4 AND status = 'active' AND NOT is_deleted
+"""
+PATCHABLE = ("text", "kind", "visibility", "importance", "confidence", "is_temporal", "tags",
+             "metadata")
+
+
+async def _load(tx: EventTx, memory_id: str) -> asyncpg.Record | None:
+    return await tx.conn.fetchrow(
+        "SELECT * FROM memories WHERE id = $1 AND project_id = $2 FOR UPDATE",
+        memory_id, tx.event.project_id)
+
+
+async def _similar(tx: EventTx, embedding: list[float]) -> list[Similar]:
+    if not embedding:
+        return []
+    rows = await tx.conn.fetch(SIMILAR_SQL, tx.event.project_id, tx.event.subject_id, embedding)
+    return [Similar(r["id"], float(r["similarity"])) for r in rows]
+
+
+async def _exact_repost(tx: EventTx, text: str) -> bool:
+    row = await tx.conn.fetchval(EXACT_SQL, tx.event.project_id, tx.event.subject_id, text)
+    return row is not None
+
+
+async def submit(tx: EventTx) -> Outcome:
+    memory = MemorySubmitted.model_validate(tx.event.payload)
+    event = tx.event
+    if await tx.conn.fetchval("SELECT 1 FROM memories WHERE id = $1", memory.id):
+        return Outcome(409, {"error": "memory_id_conflict", "id": memory.id})
+    decision = decide_submission(await _similar(tx, memory.embedding),
+                                 exact_repost=await _exact_repost(tx, memory.text),
+                                 no_supersede=memory.no_supersede)
+    if decision.duplicate:
+        return Outcome(200, {"id": None, "subject_id": event.subject_id, "text": memory.text,
+                             "kind": memory.kind, "created": False, "skipped": True,
+                             "reason": "duplicate"})
+    await tx.conn.execute(
+        INSERT_SQL, memory.id, event.project_id, event.subject_id, memory.text, memory.kind,
+        memory.visibility, memory.importance, memory.confidence, memory.is_temporal,
+        memory.tags, memory.metadata, memory.embedding or None, memory.source_type,
+        event.occurred_at)
+    superseded = list(decision.supersede_ids)
+    if superseded:
+        await tx.conn.execute(SUPERSEDE_SQL, memory.id, event.occurred_at, superseded,
+                              event.project_id)
+    _emit_created(tx, memory, superseded)
+    return Outcome(201, {"id": memory.id, "subject_id": event.subject_id, "text": memory.text,
+                         "kind": memory.kind, "created": True,
+                         "superseded_count": len(superseded), "superseded_ids": superseded})
+
+
+def _emit_created(tx: EventTx, memory: MemorySubmitted, superseded: list[str]) -> None:
+    tx.emit("memory.created", {
+        "id": memory.id, "subject_id": tx.event.subject_id, "text": memory.text,
+        "kind": memory.kind, "visibility": memory.visibility, "importance": memory.importance,
+        "tags": memory.tags, "created_at": _iso(tx)})
+    for old_id in superseded:
+        tx.emit("memory.superseded", {"id": old_id, "superseded_by": memory.id})
+    if memory.extract_claims and not memory.no_supersede:
+        tx.emit("memory.extraction_requested", {"id": memory.id, "text": memory.text})
+
+
+def _iso(tx: EventTx) -> str:
+    return iso_ms(tx.event.occurred_at) or ""
+
+
+def _missing(row: asyncpg.Record | None) -> Outcome:
+    if row is None:
+        return Outcome(404, {"error": "memory_not_found"})
+    return Outcome(404, {"error": "memory_deleted"})
+
+
+async def patch(tx: EventTx) -> Outcome:
+    command = MemoryPatched.model_validate(tx.event.payload)
+    row = await _load(tx, command.id)
+    if row is None or row["is_deleted"]:
+        return _missing(row)
+    values: dict[str, Any] = {k: command.changes.get(k, row[k]) for k in PATCHABLE}
+    embedding = row["embedding"]
+    if command.embedding:
+        embedding = command.embedding
+    elif command.clear_embedding:
+        embedding = None
+    await tx.conn.execute(
+        "UPDATE memories SET text = $2, kind = $3, visibility = $4, importance = $5, "
+        "confidence = $6, is_temporal = $7, tags = $8, metadata = $9, embedding = $10, "
+        "updated_at = $11 WHERE id = $1",
+        command.id, *values.values(), embedding, tx.event.occurred_at)
+    tx.emit("memory.updated", {"id": command.id, "subject_id": row["subject_id"]},
+            subject_id=row["subject_id"])
+    return Outcome(200, {"id": command.id, "updated": True})
+
+
+async def delete(tx: EventTx) -> Outcome:
+    command = MemoryDeleted.model_validate(tx.event.payload)
+    subject = await tx.conn.fetchval(
+        "UPDATE memories SET is_deleted = true, updated_at = $3 WHERE id = $1 "
+        "AND project_id = $2 AND NOT is_deleted RETURNING subject_id",
+        command.id, tx.event.project_id, tx.event.occurred_at)
+    if subject is not None:
+        tx.emit("memory.deleted", {"id": command.id}, subject_id=subject)
+    return Outcome(200, {"ok": True, "deleted": subject is not None})
+
+
+async def restore(tx: EventTx) -> Outcome:
+    command = MemoryRestored.model_validate(tx.event.payload)
+    row = await _load(tx, command.id)
+    if row is None:
+        return Outcome(404, {"error": "memory_not_found"})
+    if row["is_deleted"]:
+        return Outcome(400, {"error": "memory_deleted",
+                             "message": "Cannot restore a deleted memory"})
+    if row["status"] == "active":
+        return Outcome(200, {"ok": True, "restored": False,
+                             "message": "Memory is already active"})
+    await tx.conn.execute(
+        "UPDATE memories SET status = 'active', superseded_by = NULL, updated_at = $2 "
+        "WHERE id = $1", command.id, tx.event.occurred_at)
+    tx.emit("memory.updated", {"id": command.id, "status": "active"},
+            subject_id=row["subject_id"])
+    return Outcome(200, {"ok": True, "restored": True, "id": command.id,
+                         "subject_id": row["subject_id"], "text": row["text"]})
+
+
+HANDLERS: dict[str, Handler] = {
+    MEMORY_SUBMITTED: submit,
+    MEMORY_PATCHED: patch,
+    MEMORY_DELETED: delete,
+    MEMORY_RESTORED: restore,
+}

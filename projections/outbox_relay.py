@@ -1,0 +1,73 @@
+"""Relays the outbox to the changes topic, in outbox order, at least once.
+
+One relay holds a Postgres advisory lock at a time, so with several workers the changes
+still leave in commit order. A crash between produce and delete re-sends those rows;
+consumers de-duplicate by `change_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from core.kafka import subject_key
+
+RELAY_LOCK = 0x52454C41  # "RELA"
+log = logging.getLogger("core.projections.relay")
+
+
+def change_message(row: asyncpg.Record) -> bytes:
+    return orjson.dumps({
+        "change_id": row["change_id"], "type": row["type"], "project_id": row["project_id"],
+        "subject_id": row["subject_id"], "occurred_at": row["occurred_at"].isoformat(),
+        "source_event_id": row["source_event_id"], "payload": row["payload"],
+    })
+
+
+class OutboxRelay:
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.topic = topic
+        self.wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self.wakeup.set()
+
+    async def run(self, idle_poll_s: float = 0.5) -> None:
+        while True:
+            try:
+                while await self.relay_once():
+                    pass
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox relay error: %r", exc)
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), idle_poll_s)
+
+    async def relay_once(self, limit: int = 1000) -> int:
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                return 0
+            try:
+                rows = await conn.fetch("SELECT * FROM outbox ORDER BY id LIMIT $1", limit)
+                await self._produce(rows)
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+                                   [r["id"] for r in rows])
+                return len(rows)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+
+    async def _produce(self, rows: list[asyncpg.Record]) -> None:
+        sends = [
+            await self.producer.send(
+                self.topic, change_message(r), key=subject_key(r["project_id"], r["subject_id"]),
+                headers=[("type", r["type"].encode()), ("change_id", r["change_id"].encode())])
+            for r in rows
+        ]
+        await asyncio.gather(*sends)

@@ -1,0 +1,40 @@
+"""GET /api/v1/commands/{event_id}: the final outcome of an accepted command, once projected."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from starlette.responses import Response
+
+from core.http import error, json_response
+from core.routing import Call
+
+PENDING_FOR = timedelta(hours=1)
+
+
+def _accepted_at(event_id: str) -> datetime | None:
+    try:
+        value = uuid.UUID(event_id)
+    except ValueError:
+        return None
+    if value.version != 7:
+        return None
+    return datetime.fromtimestamp((value.int >> 80) / 1000, UTC)
+
+
+def command_status(pool: asyncpg.Pool):  # noqa: ANN201
+    async def handler(call: Call) -> Response:
+        event_id = call.params["event_id"]
+        row = await pool.fetchrow(
+            "SELECT status, body FROM command_outcomes WHERE event_id = $1 AND project_id = $2",
+            event_id, call.project_id)
+        if row is not None:
+            return json_response(row["status"], row["body"])
+        accepted = _accepted_at(event_id)
+        if accepted is None or datetime.now(UTC) - accepted > PENDING_FOR:
+            return error(404, "command_not_found")
+        return json_response(202, {"status": "pending", "event_id": event_id})
+
+    return handler

@@ -1,0 +1,45 @@
+"""GET routes over the `memories` projection (spec §5.1, §5.3, §5.7)."""
+
+from __future__ import annotations
+
+import asyncpg
+from starlette.responses import Response
+
+from core.http import bool_param, error, int_param, json_response, str_param
+from core.routing import Call
+from queries.memory_rows import MEMORY_COLUMNS, memory_api
+
+
+def get_memory(pool: asyncpg.Pool):  # noqa: ANN201
+    async def handler(call: Call) -> Response:
+        row = await pool.fetchrow(
+            f"SELECT {MEMORY_COLUMNS}, is_deleted FROM memories WHERE id = $1 AND project_id = $2",
+            call.params["id"], call.project_id)
+        if row is None:
+            return error(404, "memory_not_found")
+        if row["is_deleted"]:
+            return error(404, "memory_deleted")
+        return json_response(200, {"data": memory_api(row)})
+
+    return handler
+
+
+def list_memories(pool: asyncpg.Pool):  # noqa: ANN201
+    async def handler(call: Call) -> Response:
+        query = call.request.query_params
+        subject = str_param(query.get("subject_id"))
+        if not subject:
+            return error(400, "subject_id_required")
+        include_deleted = bool_param(query.get("include_deleted"), False)
+        include_superseded = bool_param(query.get("include_superseded"), False)
+        rows = await pool.fetch(
+            f"SELECT {MEMORY_COLUMNS}, is_deleted FROM memories "
+            "WHERE project_id = $1 AND subject_id = $2 AND ($3 OR NOT is_deleted) "
+            "AND ($4 OR status = 'active') ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
+            call.project_id, subject, include_deleted, include_superseded,
+            int_param(query.get("limit"), 50, 1, 200),
+            int_param(query.get("offset"), 0, 0, 1_000_000))
+        data = [memory_api(r, with_deleted_flag=include_deleted) for r in rows]
+        return json_response(200, {"data": data, "count": len(data)})
+
+    return handler

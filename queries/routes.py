@@ -1,0 +1,17 @@
+"""The read side's routes and the scope each one needs."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from core.routing import RouteSpec
+from queries.command_status import command_status
+from queries.memories import get_memory, list_memories
+
+
+def query_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
+    return [
+        RouteSpec("GET", "/api/v1/memories", list_memories(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/memories/{id}", get_memory(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), "memories:read"),
+    ]

@@ -1,0 +1,67 @@
+"""The one decode function for `core.events`, used by projections, SSE, export and replay.
+
+Upcasters turn an old `v` of a type into the next one at decode time, so the rest of the
+code only sees the latest shape. An unknown type or version is a `DecodeError`; the
+projector dead-letters it with the reason instead of stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.envelope import EventEnvelope
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+# latest version of every known event type
+LATEST: dict[str, int] = {
+    "memory.submitted": 1,
+    "memory.patched": 1,
+    "memory.deleted": 1,
+    "memory.restored": 1,
+    "memories.extracted": 1,
+    "memory.recalled": 1,
+    "claim.asserted": 1,
+    "claim.retracted": 1,
+    "claims.extracted": 1,
+}
+
+# (type, from_version) -> function producing the payload of from_version + 1
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class DecodeError(ValueError):
+    pass
+
+
+def decode_event(raw: bytes) -> EventEnvelope:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DecodeError("envelope is not an object")
+    return validate_envelope(upcast(data))
+
+
+def upcast(data: dict[str, Any]) -> dict[str, Any]:
+    event_type, version = data.get("type"), data.get("v")
+    if event_type not in LATEST:
+        raise DecodeError(f"unknown event type {event_type!r}")
+    if not isinstance(version, int) or version < 1 or version > LATEST[event_type]:
+        raise DecodeError(f"unknown version {version!r} of {event_type}")
+    while version < LATEST[event_type]:
+        data = {**data, "payload": UPCASTERS[(event_type, version)](data["payload"]), "v": version + 1}
+        version += 1
+    return data
+
+
+def validate_envelope(data: dict[str, Any]) -> EventEnvelope:
+    try:
+        return EventEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid envelope: {exc.errors()[0]['msg']}") from exc
