@@ -59,3 +59,18 @@ def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
 def subject_key(project_id: str, subject_id: str) -> bytes:
     """Every event about one subject lands in one partition, in order."""
     return f"{project_id}\x1f{subject_id}".encode()
+
+
+async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Log end offset of every partition of `topic` (no consumer group involved)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_bootstrap())
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()

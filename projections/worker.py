@@ -95,6 +95,7 @@ class ProjectorRuntime:
 
 
 def run_worker(settings: Settings) -> None:
+    (settings.core_home / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel="INFO", quiet=True)
     worker.execute_from_commandline()

@@ -1,0 +1,34 @@
+"""Session-wide real infrastructure: one Postgres, one Kafka, one shared CORE system."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from tests.support.system import Infra, System, start_system
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    started = Infra.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+async def system(infra: Infra) -> AsyncIterator[System]:
+    started = await start_system(infra)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with system.client() as client:
+        yield client
