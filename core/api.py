@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from commands.context import CommandContext
+from commands.context import CommandContext, Embed
 from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
 from commands.routes import command_routes
+from core.ai.embeddings import Embedder
 from core.db import create_pool
 from core.kafka import new_producer
 from core.routing import Dispatcher
@@ -22,6 +23,23 @@ from core.settings import Settings
 from queries.routes import query_routes
 
 log = logging.getLogger("core.api")
+
+
+EMBEDDING_DIMENSIONS = 1536
+
+
+def fixed_dimension(embed: Callable[[str], Awaitable[list[float]]]) -> Embed:
+    """A vector of another size cannot be stored in VECTOR(1536): treat it as no embedding."""
+
+    async def checked(text: str) -> list[float]:
+        vector = await embed(text)
+        if vector and len(vector) != EMBEDDING_DIMENSIONS:
+            log.warning("embedding has %d dimensions, expected %d; ignoring it", len(vector),
+                        EMBEDDING_DIMENSIONS)
+            return []
+        return vector
+
+    return checked
 
 
 def create_api(settings: Settings) -> Starlette:
@@ -36,13 +54,16 @@ def create_api(settings: Settings) -> Starlette:
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
         bus = CommandBus(producer, waiter, settings.events_topic, settings.command_timeout_ms / 1000)
-        ctx = CommandContext(bus=bus, pool=pool)
+        embedder = Embedder(settings.openai_api_key, settings.openai_embed_model,
+                            settings.openai_base_url or None, settings.embed_timeout_ms / 1000)
+        ctx = CommandContext(bus=bus, pool=pool, embed=fixed_dimension(embedder.embed))
         routes = command_routes(ctx) + query_routes(pool)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id)
         try:
             yield
         finally:
             await waiter.stop()
+            await embedder.aclose()
             await producer.stop()
             await pool.close()
 

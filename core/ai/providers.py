@@ -94,14 +94,14 @@ def search_engine_name(cfg: AIConfig, resolved: ResolvedProvider) -> str:
 
 
 def config_from_env(env: Mapping[str, str]) -> AIConfig:
-    """Build an `AIConfig` from the spec's environment variable names."""
+    """Build an `AIConfig` from the spec's environment variable names (blank = unset)."""
     return AIConfig(
-        ai_mode=normalize_mode(env.get("CORE_AI_MODE")),
-        openai_api_key=env.get("OPENAI_API_KEY", "").strip(),
-        openai_base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
-        cerebras_api_key=env.get("CEREBRAS_API", "").strip(),
+        ai_mode=env.get("CORE_AI_MODE", "auto"),
+        openai_api_key=env.get("OPENAI_API_KEY", ""),
+        openai_base_url=env.get("OPENAI_BASE_URL"),
+        cerebras_api_key=env.get("CEREBRAS_API", ""),
         cerebras_base_url=env.get("CEREBRAS_BASE_URL", "").strip() or CEREBRAS_BASE_URL,
-        retrieval_model=env.get("RETRIEVAL_MODEL", "").strip() or None,
+        retrieval_model=env.get("RETRIEVAL_MODEL"),
         embed_model=env.get("OPENAI_EMBED_MODEL", "").strip() or "text-embedding-3-small",
         use_retrieval_expand=parse_flag(env.get("USE_RETRIEVAL_EXPAND"), True),
     )

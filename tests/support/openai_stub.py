@@ -72,6 +72,11 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def user_prompt(self) -> str:
+        """The user message text, for chat completions and responses alike."""
+        return _prompts(self.body.get("messages") or self.body.get("input") or [])[1]
+
 
 # --- embeddings ---------------------------------------------------------------------
 

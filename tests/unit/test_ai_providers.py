@@ -42,7 +42,7 @@ KEYS = {
 CEREBRAS = ("cerebras", "cerebras", "gpt-oss-120b", ())
 OPENAI = ("openai", "openai", "gpt-4o-mini", ())
 SIMPLE = ("simple", None, None, ())
-EXPECTED = {
+EXPECTED: dict[str, dict[str, tuple[object, ...]]] = {
     "auto": {"no keys": SIMPLE, "cerebras key": CEREBRAS, "openai key": OPENAI,
              "both keys": CEREBRAS},
     "cerebras": {"no keys": ("simple", None, None, (CEREBRAS_WARNING,)),
@@ -67,7 +67,8 @@ def test_mode_resolution_table(mode: str, keys: str, expected: tuple[object, ...
 
 
 def test_mode_is_trimmed_and_lower_cased_and_blank_means_auto() -> None:
-    assert resolve_provider(AIConfig(ai_mode="  CeReBrAs ", cerebras_api_key="k")).mode == "cerebras"
+    mixed_case = AIConfig(ai_mode="  CeReBrAs ", cerebras_api_key="k")
+    assert resolve_provider(mixed_case).mode == "cerebras"
     assert resolve_provider(AIConfig(ai_mode=" ", openai_api_key="k")).mode == "openai"
 
 
@@ -80,7 +81,8 @@ def test_blank_keys_count_as_missing() -> None:
 def test_retrieval_model_overrides_the_provider_default() -> None:
     cfg = AIConfig(cerebras_api_key="k", retrieval_model="llama-4")
     assert resolve_provider(cfg).model == "llama-4"
-    assert resolve_provider(AIConfig(openai_api_key="k", retrieval_model=" ")).model == "gpt-4o-mini"
+    blank = AIConfig(openai_api_key="k", retrieval_model=" ")
+    assert resolve_provider(blank).model == "gpt-4o-mini"
 
 
 def test_engine_names_follow_the_wiring_table() -> None:
@@ -110,12 +112,12 @@ def test_config_from_env_reads_the_spec_variables() -> None:
     cfg = config_from_env({
         "CORE_AI_MODE": " OpenAI ", "OPENAI_API_KEY": "sk", "CEREBRAS_API": "ck",
         "RETRIEVAL_MODEL": "gpt-4.1-mini", "USE_RETRIEVAL_EXPAND": "off",
-        "OPENAI_EMBED_MODEL": "", "OPENAI_BASE_URL": "http://localhost:1/v1",
+        "OPENAI_EMBED_MODEL": " ", "OPENAI_BASE_URL": "http://localhost:1/v1",
     })
-    assert cfg == AIConfig(
-        ai_mode="openai", openai_api_key="sk", openai_base_url="http://localhost:1/v1",
-        cerebras_api_key="ck", retrieval_model="gpt-4.1-mini", use_retrieval_expand=False,
-    )
+    assert (cfg.embed_model, cfg.use_retrieval_expand) == ("text-embedding-3-small", False)
+    assert cfg.base_url("openai") == "http://localhost:1/v1"
+    assert cfg.base_url("cerebras") == "https://api.cerebras.ai/v1"
+    assert resolve_provider(cfg) == ResolvedProvider("openai", "openai", "gpt-4.1-mini")
     assert config_from_env({}) == AIConfig()
 
 

@@ -228,9 +228,9 @@ async def test_llm_extract_returns_normalised_memories_and_sends_the_prompt(
         (ExtractedClaim("lives_in", "Oslo"),),
     )]
     [request] = stub.requests("extract")
-    body = request.body
-    user = body["messages"][1]["content"] if "messages" in body else body["input"][1]["content"][0]["text"]
-    assert user == "\nRecent conversation:\n1. earlier\nsubject_id=u1\nforce=true\ntext:\nI moved to Oslo"
+    assert request.user_prompt == (
+        "\nRecent conversation:\n1. earlier\nsubject_id=u1\nforce=true\ntext:\nI moved to Oslo"
+    )
 
 
 async def test_zero_memories_are_believed_q9(stub: OpenAIStub, llm: LLMClient) -> None:
