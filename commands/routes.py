@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.create_memory import create_memory
+from commands.delete_memory import delete_memory
+from commands.patch_memory import patch_memory
+from commands.restore_memory import restore_memory
 from core.routing import RouteSpec
 
 
 def command_routes(ctx: CommandContext) -> list[RouteSpec]:
     return [
         RouteSpec("POST", "/api/v1/memories", create_memory(ctx), "memories:write"),
+        RouteSpec("PATCH", "/api/v1/memories/{id}", patch_memory(ctx), "memories:write"),
+        RouteSpec("DELETE", "/api/v1/memories/{id}", delete_memory(ctx), "memories:write"),
+        RouteSpec("POST", "/api/v1/memories/{id}/restore", restore_memory(ctx),
+                  "memories:write"),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.memory_projector import HANDLERS as MEMORY_HANDLERS
+from projections.recall_projector import HANDLERS as RECALL_HANDLERS
 from projections.unit_of_work import Handler
 
-HANDLERS: dict[str, Handler] = {**MEMORY_HANDLERS}
+HANDLERS: dict[str, Handler] = {**MEMORY_HANDLERS, **RECALL_HANDLERS}

@@ -48,6 +48,13 @@ SUPERSEDE_SQL = """
 UPDATE memories SET status = 'superseded', superseded_by = $1, updated_at = $2
 WHERE id = ANY($3::text[]) AND project_id = $4 AND status = 'active' AND NOT is_deleted
 """
+PATCH_SQL = """
+UPDATE memories SET text = $2, kind = $3, visibility = $4, importance = $5, confidence = $6,
+  is_temporal = $7, tags = $8, metadata = $9, updated_at = $12,
+  embedding = CASE WHEN $10::vector IS NOT NULL THEN $10::vector
+                   WHEN $11::boolean THEN NULL ELSE embedding END
+WHERE id = $1
+"""
 PATCHABLE = ("text", "kind", "visibility", "importance", "confidence", "is_temporal", "tags",
              "metadata")
 
@@ -119,21 +126,15 @@ def _missing(row: asyncpg.Record | None) -> Outcome:
 
 
 async def patch(tx: EventTx) -> Outcome:
+    """Merge the coerced changes; a changed text gets its new vector or loses the stale one."""
     command = MemoryPatched.model_validate(tx.event.payload)
     row = await _load(tx, command.id)
     if row is None or row["is_deleted"]:
         return _missing(row)
     values: dict[str, Any] = {k: command.changes.get(k, row[k]) for k in PATCHABLE}
-    embedding = row["embedding"]
-    if command.embedding:
-        embedding = command.embedding
-    elif command.clear_embedding:
-        embedding = None
-    await tx.conn.execute(
-        "UPDATE memories SET text = $2, kind = $3, visibility = $4, importance = $5, "
-        "confidence = $6, is_temporal = $7, tags = $8, metadata = $9, embedding = $10, "
-        "updated_at = $11 WHERE id = $1",
-        command.id, *values.values(), embedding, tx.event.occurred_at)
+    clear = command.clear_embedding and values["text"] != row["text"]
+    await tx.conn.execute(PATCH_SQL, command.id, *values.values(), command.embedding or None,
+                          clear, tx.event.occurred_at)
     tx.emit("memory.updated", {"id": command.id, "subject_id": row["subject_id"]},
             subject_id=row["subject_id"])
     return Outcome(200, {"id": command.id, "updated": True})
@@ -162,8 +163,9 @@ async def restore(tx: EventTx) -> Outcome:
         return Outcome(200, {"ok": True, "restored": False,
                              "message": "Memory is already active"})
     await tx.conn.execute(
-        "UPDATE memories SET status = 'active', superseded_by = NULL, updated_at = $2 "
-        "WHERE id = $1", command.id, tx.event.occurred_at)
+        "UPDATE memories SET status = 'active', superseded_by = NULL, updated_at = $3 "
+        "WHERE id = $1 AND project_id = $2", command.id, tx.event.project_id,
+        tx.event.occurred_at)
     tx.emit("memory.updated", {"id": command.id, "status": "active"},
             subject_id=row["subject_id"])
     return Outcome(200, {"ok": True, "restored": True, "id": command.id,

@@ -6,11 +6,11 @@ import asyncpg
 from starlette.responses import Response
 
 from core.http import bool_param, error, int_param, json_response, str_param
-from core.routing import Call
+from core.routing import Call, Handler
 from queries.memory_rows import MEMORY_COLUMNS, memory_api
 
 
-def get_memory(pool: asyncpg.Pool):  # noqa: ANN201
+def get_memory(pool: asyncpg.Pool) -> Handler:
     async def handler(call: Call) -> Response:
         row = await pool.fetchrow(
             f"SELECT {MEMORY_COLUMNS}, is_deleted FROM memories WHERE id = $1 AND project_id = $2",
@@ -24,7 +24,7 @@ def get_memory(pool: asyncpg.Pool):  # noqa: ANN201
     return handler
 
 
-def list_memories(pool: asyncpg.Pool):  # noqa: ANN201
+def list_memories(pool: asyncpg.Pool) -> Handler:
     async def handler(call: Call) -> Response:
         query = call.request.query_params
         subject = str_param(query.get("subject_id"))
@@ -40,6 +40,24 @@ def list_memories(pool: asyncpg.Pool):  # noqa: ANN201
             int_param(query.get("limit"), 50, 1, 200),
             int_param(query.get("offset"), 0, 0, 1_000_000))
         data = [memory_api(r, with_deleted_flag=include_deleted) for r in rows]
+        return json_response(200, {"data": data, "count": len(data)})
+
+    return handler
+
+
+def list_superseded(pool: asyncpg.Pool) -> Handler:
+    async def handler(call: Call) -> Response:
+        query = call.request.query_params
+        subject = str_param(query.get("subject_id"))
+        if not subject:
+            return error(400, "subject_id_required")
+        rows = await pool.fetch(
+            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE project_id = $1 AND subject_id = $2 "
+            "AND status = 'superseded' AND NOT is_deleted ORDER BY created_at DESC, id DESC "
+            "LIMIT $3 OFFSET $4",
+            call.project_id, subject, int_param(query.get("limit"), 50, 1, 200),
+            int_param(query.get("offset"), 0, 0, 1_000_000))
+        data = [memory_api(r) for r in rows]
         return json_response(200, {"data": data, "count": len(data)})
 
     return handler

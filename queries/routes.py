@@ -6,12 +6,17 @@ import asyncpg
 
 from core.routing import RouteSpec
 from queries.command_status import command_status
-from queries.memories import get_memory, list_memories
+from queries.memories import get_memory, list_memories, list_superseded
+from queries.memory_claims import memory_claims
+from queries.recalls import list_recalls
 
 
 def query_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
     return [
         RouteSpec("GET", "/api/v1/memories", list_memories(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/memories/superseded", list_superseded(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/memories/recalls", list_recalls(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/memories/{id}/claims", memory_claims(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}", get_memory(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), "memories:read"),
     ]

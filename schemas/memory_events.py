@@ -46,6 +46,13 @@ class MemorySubmitted(_Frozen):
 
 
 class MemoryPatched(_Frozen):
+    """PATCH of a memory (spec §5.4 with §15 Q7).
+
+    `changes` holds only the fields the body carried, already validated and coerced to
+    their stored form. `embedding` is the vector of the new text when one was computed;
+    otherwise `clear_embedding` asks to drop the vector that the text change made stale.
+    """
+
     id: str
     changes: dict[str, Any]
     embedding: list[float] | None = None
@@ -58,3 +65,28 @@ class MemoryDeleted(_Frozen):
 
 class MemoryRestored(_Frozen):
     id: str
+
+
+class RecalledMemory(_Frozen):
+    """One memory returned by a search: one `memory_recall_events` row."""
+
+    event_id: str
+    memory_id: str
+    memory_text: str = ""
+    similarity_score: float = 0.0
+
+
+class MemoryRecalled(_Frozen):
+    """A search with a `chat_id` returned these memories (spec §15 Q14).
+
+    Recorded after the fact, fire-and-forget: no command outcome is waited for. Every
+    row id (`evt_<uuid>`) is assigned by the command; `recalled_at` is the event's
+    `occurred_at`.
+    """
+
+    recalls: list[RecalledMemory]
+    chat_id: str = ""
+    message_index: int = 0
+    model: str = ""
+    request_type: str = "chat"
+    metadata: Any = {}
