@@ -10,7 +10,7 @@ import asyncpg
 
 from commands.publisher import CommandBus, wants_async
 from core.ids import uuid7
-from core.routing import Call
+from core.routing import APPENDED_EVENT, Call
 from core.timefmt import now_ms
 from schemas.envelope import EventEnvelope
 
@@ -37,7 +37,11 @@ class CommandContext:
 
     async def submit(self, call: Call, event: EventEnvelope) -> Any:
         respond_async = wants_async(call.request.headers.get("prefer"))
-        return await self.bus.submit(event, respond_async=respond_async)
+
+        def appended(event_id: str) -> None:
+            call.request.scope[APPENDED_EVENT] = event_id
+
+        return await self.bus.submit(event, respond_async=respond_async, on_appended=appended)
 
 
 def actor_of(call: Call) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -39,7 +40,8 @@ class CommandBus:
             headers=event_headers(event),
         )
 
-    async def submit(self, event: EventEnvelope, *, respond_async: bool) -> Response:
+    async def submit(self, event: EventEnvelope, *, respond_async: bool,
+                     on_appended: Callable[[str], None] = lambda _id: None) -> Response:
         """Produce the event; wait for its outcome unless the client asked for 202."""
         future = self.waiter.register(event.event_id)
         try:
@@ -47,6 +49,7 @@ class CommandBus:
         except BaseException:
             self.waiter.forget(event.event_id)
             raise
+        on_appended(event.event_id)
         if respond_async:
             self.waiter.forget(event.event_id)
             return accepted(event.event_id)

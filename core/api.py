@@ -19,8 +19,10 @@ from core.ai.embeddings import Embedder
 from core.db import create_pool
 from core.kafka import new_producer
 from core.routing import Dispatcher
+from core.security import build_guard
 from core.settings import Settings
-from queries.routes import query_routes
+from queries.change_tailer import ChangeTailer
+from queries.routes import event_routes, query_routes
 
 log = logging.getLogger("core.api")
 
@@ -57,11 +59,17 @@ def create_api(settings: Settings) -> Starlette:
         embedder = Embedder(settings.openai_api_key, settings.openai_embed_model,
                             settings.openai_base_url or None, settings.embed_timeout_ms / 1000)
         ctx = CommandContext(bus=bus, pool=pool, embed=fixed_dimension(embedder.embed))
-        routes = command_routes(ctx) + query_routes(pool)
-        state["dispatcher"] = Dispatcher(routes, settings.default_project_id)
+        tailer = ChangeTailer.from_settings(settings)
+        await tailer.start()
+        routes = (command_routes(ctx) + query_routes(pool)
+                  + event_routes(tailer, settings.sse_heartbeat_ms))
+        guard, purger = build_guard(settings, pool)
+        state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         try:
             yield
         finally:
+            purger.cancel()
+            await tailer.stop()
             await waiter.stop()
             await embedder.aclose()
             await producer.stop()

@@ -79,6 +79,36 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from core.auth.api_keys import create_key, list_keys, revoke_key
+    from core.db import connect_plain
+
+    async def run() -> int:
+        conn = await connect_plain(settings.resolved_database_url())
+        try:
+            if args.keys_command == "create":
+                scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+                key_id, key = await create_key(conn, name=args.name, projects=args.project,
+                                               scopes=scopes)
+                print(f"id:  {key_id}\nkey: {key}\n(shown once; store it now)")
+            elif args.keys_command == "list":
+                for row in await list_keys(conn):
+                    state = "revoked" if row.revoked_at else "active"
+                    print(f"{row.id}  {state:7}  name={row.name!r}  projects={','.join(row.projects)}"
+                          f"  scopes={','.join(row.scopes)}  last_used={row.last_used_at}")
+            elif not await revoke_key(conn, args.id):
+                print(f"no active key {args.id}", file=sys.stderr)
+                return 1
+            return 0
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
     from core.runtime.supervisor import Supervisor
 
@@ -96,10 +126,27 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--status", action="store_true", help="list applied and pending files")
     migrate.add_argument("--check", action="store_true",
                          help="exit non-zero when files and database disagree")
+    add_keys_parser(sub)
     return parser
 
 
-COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--project", action="append", required=True,
+                        help="project the key may use (repeatable; '*' = all)")
+    create.add_argument("--scopes", required=True,
+                        help="comma-separated: memories:read,memories:write,claims:read,"
+                             "claims:write,events:read,admin")
+    create.add_argument("--name", default="")
+    keys_sub.add_parser("list", help="list keys (never the secrets)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id")
+
+
+COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
+            "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

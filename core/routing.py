@@ -71,10 +71,19 @@ def health_body() -> dict[str, object]:
     return {"ok": True, "service": "mnexium-core", "timestamp": iso_ms(now_ms())}
 
 
+PUBLIC = "public"
+WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
+APPENDED_EVENT = "core.appended_event"
+
+
 class Dispatcher:
-    def __init__(self, routes: Sequence[RouteSpec], default_project: str) -> None:
+    """health → public routes → authenticate → project → route → scope → (idempotency) → handler."""
+
+    def __init__(self, routes: Sequence[RouteSpec], default_project: str,
+                 guard: RequestGuard | None = None) -> None:
         self.routes = order_routes(routes)
         self.default_project = default_project
+        self.guard = guard or RequestGuard()
 
     def find(self, method: str, path: str) -> tuple[RouteSpec, dict[str, str]] | None:
         for route in self.routes:
@@ -84,22 +93,48 @@ class Dispatcher:
         return None
 
     async def __call__(self, request: Request) -> Response:
-        method, path = request.method.upper(), request.url.path
+        method = request.method.upper()
+        path = request.scope.get("raw_path", b"").decode() or request.url.path
         if method == "GET" and path == "/health":
             return json_response(200, health_body())
-        project = resolve_project(request, self.default_project).project_id
-        if project is None:
-            return error(400, "project_id_required",
-                         message="Provide x-project-id header or configure defaultProjectId")
-        found = self.find(method, request.scope.get("raw_path", b"").decode() or path)
-        if found is None:
-            return error(404, "not_found", path=path, method=method)
-        route, params = found
+        found = self.find(method, path)
+        if found is not None and found[0].scope == PUBLIC:
+            return await self._run(found[0], Call(request, "", found[1]))
+        return await self.guard.admit(request, found, self.default_project, self._run)
+
+    async def _run(self, route: RouteSpec, call: Call) -> Response:
         try:
-            return await route.handler(Call(request, project, params))
+            return await route.handler(call)
         except Exception as exc:
-            log.exception("request error %s %s project=%s", method, path, project)
+            log.exception("request error %s %s project=%s", call.request.method,
+                          call.request.url.path, call.project_id)
             return error(500, "server_error", message=_error_text(exc))
+
+
+Runner = Callable[[RouteSpec, Call], Awaitable[Response]]
+
+
+class RequestGuard:
+    """Without auth configured: project resolution only (library and unit-test use)."""
+
+    async def admit(self, request: Request, found: tuple[RouteSpec, dict[str, str]] | None,
+                    default_project: str, run: Runner) -> Response:
+        project = resolve_project(request, default_project).project_id
+        if project is None:
+            return project_required()
+        if found is None:
+            return not_found(request)
+        return await run(found[0], Call(request, project, found[1]))
+
+
+def project_required() -> Response:
+    return error(400, "project_id_required",
+                 message="Provide x-project-id header or configure defaultProjectId")
+
+
+def not_found(request: Request) -> Response:
+    path = request.scope.get("raw_path", b"").decode() or request.url.path
+    return error(404, "not_found", path=path, method=request.method.upper())
 
 
 def _error_text(exc: BaseException) -> str:

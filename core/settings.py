@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(default="", alias="OPENAI_BASE_URL")
     openai_embed_model: str = Field(default="text-embedding-3-small", alias="OPENAI_EMBED_MODEL")
     embed_timeout_ms: int = Field(default=3000, alias="CORE_EMBED_TIMEOUT_MS")
+    auth: str = Field(default="required", alias="CORE_AUTH")
+    jwt_secret: str = Field(default="", alias="CORE_JWT_SECRET")
+    jwt_public_key: str = Field(default="", alias="CORE_JWT_PUBLIC_KEY")
+    jwt_issuer: str = Field(default="", alias="CORE_JWT_ISSUER")
+    jwt_audience: str = Field(default="", alias="CORE_JWT_AUDIENCE")
+    idempotency_ttl_s: int = Field(default=24 * 3600, alias="CORE_IDEMPOTENCY_TTL_S")
+    max_body_bytes: int = Field(default=1024 * 1024, alias="CORE_MAX_BODY_BYTES")
     kafka_jars_dir: Path = Field(default=Path(".cache/kafka-libs"), alias="CORE_KAFKA_JARS")
 
     @field_validator("default_project_id", mode="after")

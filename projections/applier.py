@@ -55,7 +55,7 @@ class BatchResult:
 
     def outcome_for_key(self, project_id: str, key: str) -> Outcome | None:
         for event, outcome in self.outcomes:
-            if event.project_id == project_id and event.idempotency_key == key \
+            if event.project_id == project_id and scoped_key(event) == key \
                     and event.event_id not in self.replayed:
                 return outcome
         return None
@@ -136,12 +136,12 @@ class Applier:
                                   result: BatchResult) -> Outcome | None:
         if not event.idempotency_key:
             return None
-        in_batch = result.outcome_for_key(event.project_id, event.idempotency_key)
+        in_batch = result.outcome_for_key(event.project_id, scoped_key(event))
         if in_batch is not None:
             return in_batch
         row = await conn.fetchrow(
             "SELECT status, body FROM command_outcomes WHERE project_id = $1 "
-            "AND idempotency_key = $2", event.project_id, event.idempotency_key)
+            "AND idempotency_key = $2", event.project_id, scoped_key(event))
         return Outcome(row["status"], row["body"]) if row else None
 
     async def _load_offsets(self, conn: asyncpg.Connection,
@@ -181,12 +181,19 @@ class Applier:
             "idempotency_key, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
             "ON CONFLICT DO NOTHING",
             [(e.event_id, e.project_id, e.type, o.status, o.body,
-              None if e.event_id in result.replayed else e.idempotency_key,
+              None if e.event_id in result.replayed else scoped_key(e),
               e.occurred_at) for e, o in outcomes])
         if not self.notify_outcomes:
             return
         await conn.executemany("SELECT pg_notify($1, $2)",
                                [(NOTIFY_CHANNEL, _notice(e, o)) for e, o in outcomes])
+
+
+def scoped_key(event: EventEnvelope) -> str | None:
+    """Idempotency keys are scoped by principal: one key of two callers is two keys."""
+    if not event.idempotency_key:
+        return None
+    return f"{event.actor}\x1f{event.idempotency_key}"
 
 
 def _notice(event: EventEnvelope, outcome: Outcome) -> str:

@@ -25,6 +25,7 @@ class Supervisor:
         self.home = settings.core_home.resolve()
         self.children: list[ChildProcess] = []
         self.stopping = False
+        self.dev_key = ""
 
     def log_path(self, name: str) -> Path:
         logs = self.home / "logs"
@@ -42,6 +43,7 @@ class Supervisor:
 
     def runtime_env(self) -> dict[str, str]:
         return {
+            "CORE_API_KEY": self.dev_key,
             "DATABASE_URL": self.settings.resolved_database_url(),
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.resolved_bootstrap(),
             "CORE_TOPIC_PREFIX": self.settings.topic_prefix,
@@ -50,7 +52,9 @@ class Supervisor:
 
     def write_runtime_env(self) -> None:
         lines = [f"{k}={v}" for k, v in self.runtime_env().items()]
-        (self.home / "runtime.env").write_text("\n".join(lines) + "\n")
+        path = self.home / "runtime.env"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
 
     def prepare(self) -> None:
         from core.cli import migrate_now
@@ -58,6 +62,7 @@ class Supervisor:
 
         asyncio.run(ensure_topics(self.settings))
         migrate_now(self.settings.resolved_database_url())
+        self.dev_key = asyncio.run(ensure_dev_key(self.home, self.settings.resolved_database_url()))
 
     def start_app_processes(self) -> None:
         env = {**os.environ, **self.runtime_env()}
@@ -81,12 +86,14 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: self._raise_exit())
         try:
             self.start_services()
-            self.write_runtime_env()
             self.prepare()
+            self.write_runtime_env()
             self.start_app_processes()
             print(f"[core] up in {time.monotonic() - started:.1f}s: "
                   f"http://{self.settings.host}:{self.settings.port} "
-                  f"(settings in {self.home / 'runtime.env'})", flush=True)
+                  f"(settings in {self.home / 'runtime.env'})\n"
+                  f"[core] development API key (all projects, all scopes): {self.dev_key}",
+                  flush=True)
             return self.watch()
         except (KeyboardInterrupt, SystemExit):
             return 0
@@ -105,3 +112,22 @@ class Supervisor:
     @staticmethod
     def _raise_exit() -> None:
         raise SystemExit(0)
+
+
+async def ensure_dev_key(home: Path, dsn: str) -> str:
+    """A development key, created on first start and kept in CORE_HOME (mode 600)."""
+    from core.auth.api_keys import create_key, principal_for_key
+    from core.auth.principal import SCOPES
+    from core.db import create_pool
+
+    path = home / "dev-api-key"
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        if path.exists() and await principal_for_key(pool, path.read_text().strip()):
+            return path.read_text().strip()
+        _, key = await create_key(pool, name="core dev", projects=["*"], scopes=list(SCOPES))
+    finally:
+        await pool.close()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

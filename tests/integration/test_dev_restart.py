@@ -50,15 +50,20 @@ def stop_dev(proc: subprocess.Popen[bytes], ports: dict[str, int]) -> None:
         assert not port_open("127.0.0.1", port), f"something still listens on {port}"
 
 
-def post_until_created(url: str, body: dict[str, str]) -> str:
+def dev_key(home: Path) -> dict[str, str]:
+    env = dict(line.split("=", 1) for line in (home / "runtime.env").read_text().splitlines())
+    return {"x-api-key": env["CORE_API_KEY"]}
+
+
+def post_until_created(url: str, body: dict[str, str], headers: dict[str, str]) -> str:
     """The worker may still be joining its group right after start: wait mode may give 202."""
-    response = httpx.post(f"{url}/api/v1/memories", json=body, timeout=30)
+    response = httpx.post(f"{url}/api/v1/memories", json=body, timeout=30, headers=headers)
     assert response.status_code in (201, 202)
     status_url = f"{url}/api/v1/commands/{response.json().get('event_id', '')}"
     deadline = time.monotonic() + 60
     while response.status_code == 202 and time.monotonic() < deadline:
         time.sleep(0.3)
-        response = httpx.get(status_url, timeout=10)
+        response = httpx.get(status_url, timeout=10, headers=headers)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -70,16 +75,19 @@ def test_dev_survives_restart() -> None:
     url = f"http://127.0.0.1:{ports['api']}"
     proc, first_start = start_dev(home / "data", ports)
     try:
-        memory_id = post_until_created(url, {"subject_id": "u", "text": "before restart"})
+        key = dev_key(home / "data")
+        assert httpx.post(f"{url}/api/v1/memories", json={}).status_code == 401
+        memory_id = post_until_created(url, {"subject_id": "u", "text": "before restart"}, key)
         runtime_env = (home / "data" / "runtime.env").read_text()
         assert f"127.0.0.1:{ports['kafka']}" in runtime_env and "DATABASE_URL=" in runtime_env
     finally:
         stop_dev(proc, ports)
     proc, second_start = start_dev(home / "data", ports)
     try:
-        fetched = httpx.get(f"{url}/api/v1/memories/{memory_id}", timeout=10)
+        assert dev_key(home / "data") == key, "the development key survives a restart"
+        fetched = httpx.get(f"{url}/api/v1/memories/{memory_id}", timeout=10, headers=key)
         assert fetched.status_code == 200 and fetched.json()["data"]["text"] == "before restart"
-        post_until_created(url, {"subject_id": "u", "text": "after restart"})
+        post_until_created(url, {"subject_id": "u", "text": "after restart"}, key)
     finally:
         stop_dev(proc, ports)
     print(f"core dev start: first {first_start:.1f}s, restart {second_start:.1f}s")

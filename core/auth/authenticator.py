@@ -1,0 +1,41 @@
+"""Resolves the caller from `Authorization: Bearer …` or `x-api-key`."""
+
+from __future__ import annotations
+
+import asyncpg
+from starlette.requests import Request
+
+from core.auth.api_keys import PREFIX, principal_for_key
+from core.auth.jwt_tokens import JwtConfig, principal_from_jwt
+from core.auth.principal import ANONYMOUS, AuthError, Principal
+
+
+class Authenticator:
+    def __init__(self, pool: asyncpg.Pool, jwt_config: JwtConfig, *, required: bool) -> None:
+        self.pool = pool
+        self.jwt_config = jwt_config
+        self.required = required
+
+    async def authenticate(self, request: Request) -> Principal:
+        if not self.required:
+            return ANONYMOUS
+        token = _credential(request)
+        if token is None:
+            raise AuthError("unauthorized", "Provide Authorization: Bearer <token> or x-api-key")
+        if token.startswith(PREFIX):
+            principal = await principal_for_key(self.pool, token)
+            if principal is None:
+                raise AuthError("invalid_api_key", "The API key is unknown or revoked")
+            return principal
+        if not self.jwt_config.enabled:
+            raise AuthError("invalid_token", "JWT authentication is not configured")
+        return principal_from_jwt(self.jwt_config, token)
+
+
+def _credential(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = request.headers.get("x-api-key", "").strip()
+    return key or None

@@ -1,0 +1,105 @@
+"""The production request guard: credentials, project, scope, body size, Idempotency-Key."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.auth.authenticator import Authenticator
+from core.auth.principal import AuthError, Principal
+from core.http import error, json_response, resolve_project
+from core.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, Refused, fingerprint
+from core.routing import (
+    APPENDED_EVENT,
+    WRITE_METHODS,
+    Call,
+    RequestGuard,
+    RouteSpec,
+    Runner,
+    not_found,
+    project_required,
+)
+
+PRINCIPAL = "core.principal"
+
+
+class SecureGuard(RequestGuard):
+    def __init__(self, authenticator: Authenticator, idempotency: IdempotencyStore,
+                 max_body_bytes: int) -> None:
+        self.authenticator = authenticator
+        self.idempotency = idempotency
+        self.max_body_bytes = max_body_bytes
+
+    async def admit(self, request: Request, found: tuple[RouteSpec, dict[str, str]] | None,
+                    default_project: str, run: Runner) -> Response:
+        try:
+            principal = await self.authenticator.authenticate(request)
+        except AuthError as exc:
+            return error(401, exc.code, message=exc.message)
+        project = resolve_project(request, default_project).project_id
+        if project is None:
+            return project_required()
+        if not principal.may_use(project):
+            return error(403, "project_forbidden", project_id=project)
+        if found is None:
+            return not_found(request)
+        route, params = found
+        if not principal.holds(route.scope):
+            return error(403, "insufficient_scope", required_scope=route.scope)
+        request.scope[PRINCIPAL] = principal.id
+        return await self._write_guarded(run, route, Call(request, project, params), principal)
+
+    async def _write_guarded(self, run: Runner, route: RouteSpec, call: Call,
+                             principal: Principal) -> Response:
+        if call.request.method.upper() not in WRITE_METHODS:
+            return await run(route, call)
+        too_large = await self._body_too_large(call.request)
+        if too_large is not None:
+            return too_large
+        key = call.request.headers.get("idempotency-key")
+        if key is None:
+            return await run(route, call)
+        return await self._idempotent(run, route, call, (call.project_id, principal.id, key))
+
+    async def _body_too_large(self, request: Request) -> Response | None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return error(413, "payload_too_large", max_bytes=self.max_body_bytes)
+        if len(await request.body()) > self.max_body_bytes:
+            return error(413, "payload_too_large", max_bytes=self.max_body_bytes)
+        return None
+
+    async def _idempotent(self, run: Runner, route: RouteSpec, call: Call,
+                          scope: tuple[str, str, str]) -> Response:
+        key = scope[2]
+        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            return error(400, "invalid_idempotency_key", max_length=MAX_KEY_LENGTH)
+        request = call.request
+        print_ = fingerprint(request.method.upper(), request.url.path, await request.body())
+        begun = await self.idempotency.begin(scope, print_)
+        if isinstance(begun, Refused):
+            return error(begun.status, begun.code)
+        if not isinstance(begun, Claimed):
+            return json_response(begun.status, begun.body, {"idempotent-replayed": "true"})
+        return await self._first_attempt(run, route, call, scope)
+
+    async def _first_attempt(self, run: Runner, route: RouteSpec, call: Call,
+                             scope: tuple[str, str, str]) -> Response:
+        try:
+            response = await run(route, call)
+        except BaseException:
+            await self.idempotency.release(scope)
+            raise
+        event_id = call.request.scope.get(APPENDED_EVENT)
+        if event_id is None:
+            await self.idempotency.release(scope)
+            return response
+        await self.idempotency.complete(scope, response.status_code, _json_body(response),
+                                        event_id)
+        return response
+
+
+def _json_body(response: Response) -> object:
+    import orjson
+
+    return orjson.loads(bytes(response.body))

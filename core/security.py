@@ -1,0 +1,41 @@
+"""Builds the request guard of an API process from settings (auth mode, JWT, idempotency)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from core.auth.authenticator import Authenticator
+from core.auth.jwt_tokens import JwtConfig
+from core.guard import SecureGuard
+from core.idempotency import IdempotencyStore
+from core.settings import Settings
+
+log = logging.getLogger("core.security")
+PURGE_EVERY_S = 600
+
+
+def build_guard(settings: Settings, pool: asyncpg.Pool) -> tuple[SecureGuard, asyncio.Task[None]]:
+    required = settings.auth.strip().lower() != "disabled"
+    if not required:
+        log.warning("!!! CORE_AUTH=disabled: every route is open to anyone who can reach "
+                    "this port, with every scope on every project. Never run this in production.")
+    jwt_config = JwtConfig(settings.jwt_secret, settings.jwt_public_key, settings.jwt_issuer,
+                           settings.jwt_audience)
+    lease = settings.command_timeout_ms / 1000 + 5
+    store = IdempotencyStore(pool, lease_s=lease, wait_s=lease)
+    guard = SecureGuard(Authenticator(pool, jwt_config, required=required), store,
+                        settings.max_body_bytes)
+    return guard, asyncio.ensure_future(_purge_forever(store, settings.idempotency_ttl_s))
+
+
+async def _purge_forever(store: IdempotencyStore, ttl_s: int) -> None:
+    while True:
+        with contextlib.suppress(asyncpg.PostgresError, OSError):
+            purged = await store.purge(ttl_s)
+            if purged:
+                log.info("purged %d expired idempotency keys", purged)
+        await asyncio.sleep(PURGE_EVERY_S)
