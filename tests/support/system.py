@@ -17,6 +17,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from core.auth.api_keys import create_key
+from core.auth.principal import SCOPES
 from core.kafka import end_offsets, ensure_topics
 from core.migrate import migrate
 from core.runtime.kafka_broker import start_kafka
@@ -88,6 +90,7 @@ class System:
     api: ChildProcess | None = None
     worker: ChildProcess | None = None
     port: int = 0
+    api_key: str = ""
 
     @property
     def database(self) -> str:
@@ -123,6 +126,8 @@ class System:
         conn = await asyncpg.connect(self.dsn)
         try:
             await migrate(conn)
+            _, self.api_key = await create_key(conn, name="tests", projects=["*"],
+                                               scopes=list(SCOPES))
         finally:
             await conn.close()
         await ensure_topics(self.settings())
@@ -132,12 +137,20 @@ class System:
         self.worker = ChildProcess.start(
             "worker", [sys.executable, "-m", "core.cli", "worker"], env=self.env(), log_path=log)
 
-    def start_api(self) -> None:
+    def start_api(self, log_name: str | None = None) -> None:
         self.port = self.port or free_port()
-        log = ARTIFACTS / "logs" / f"api-{self.name}.log"
+        log = ARTIFACTS / "logs" / f"{log_name or f'api-{self.name}'}.log"
         self.api = ChildProcess.start(
             "api", [sys.executable, "-m", "core.cli", "serve"], env=self.env(), log_path=log)
         wait_for_port("127.0.0.1", self.port, timeout=60, child=self.api)
+
+    def start_replica(self, env: dict[str, str] | None = None) -> System:
+        """Another API process of this deployment (same database and topics, own port and log),
+        as behind a load balancer; `env` overrides settings for that process only."""
+        replica = System(self.infra, self.name, {**self.env_overrides, **(env or {})},
+                         port=free_port(), api_key=self.api_key)
+        replica.start_api(log_name=f"api-{self.name}-{replica.port}")
+        return replica
 
     def kill_worker(self) -> None:
         if self.worker is not None:
@@ -185,8 +198,15 @@ class System:
                               json={"subject_id": "warm-up", "text": "warm up"})
         await self.wait_projected(timeout=90)
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Credentials of an admin key (all projects, all scopes) created for the tests."""
+        return {"x-api-key": self.api_key}
+
     def client(self, **kwargs: object) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+        headers = {**self.auth_headers, **dict(kwargs.pop("headers", {}) or {})}  # type: ignore[call-overload]
+        return httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers,
+                                 **kwargs)  # type: ignore[arg-type]
 
 
 _SETTING_ENV = {
