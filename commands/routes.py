@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from commands.assert_claim import assert_claim
 from commands.context import CommandContext
 from commands.create_memory import create_memory
 from commands.delete_memory import delete_memory
 from commands.patch_memory import patch_memory
 from commands.restore_memory import restore_memory
+from commands.retract_claim import retract_claim
 from core.routing import RouteSpec
 
 
@@ -17,4 +19,6 @@ def command_routes(ctx: CommandContext) -> list[RouteSpec]:
         RouteSpec("DELETE", "/api/v1/memories/{id}", delete_memory(ctx), "memories:write"),
         RouteSpec("POST", "/api/v1/memories/{id}/restore", restore_memory(ctx),
                   "memories:write"),
+        RouteSpec("POST", "/api/v1/claims", assert_claim(ctx), "claims:write"),
+        RouteSpec("POST", "/api/v1/claims/{id}/retract", retract_claim(ctx), "claims:write"),
     ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncpg
 
 from core.routing import RouteSpec
+from queries.claims import claim_graph, claim_history, get_claim
 from queries.command_status import command_status
 from queries.memories import get_memory, list_memories, list_superseded
 from queries.memory_claims import memory_claims
 from queries.recalls import list_recalls
+from queries.truth import subject_slot, subject_slots, subject_truth
 
 
 def query_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
@@ -19,4 +21,17 @@ def query_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
         RouteSpec("GET", "/api/v1/memories/{id}/claims", memory_claims(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}", get_memory(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), "memories:read"),
+        *claim_routes(pool),
+    ]
+
+
+def claim_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
+    subject = "/api/v1/claims/subject/{subject_id}"
+    return [
+        RouteSpec("GET", f"{subject}/truth", subject_truth(pool), "claims:read"),
+        RouteSpec("GET", f"{subject}/slot/{{slot}}", subject_slot(pool), "claims:read"),
+        RouteSpec("GET", f"{subject}/slots", subject_slots(pool), "claims:read"),
+        RouteSpec("GET", f"{subject}/graph", claim_graph(pool), "claims:read"),
+        RouteSpec("GET", f"{subject}/history", claim_history(pool), "claims:read"),
+        RouteSpec("GET", "/api/v1/claims/{id}", get_claim(pool), "claims:read"),
     ]

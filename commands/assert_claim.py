@@ -1,0 +1,32 @@
+"""POST /api/v1/claims: validate, embed `"<predicate>: <value>"`, produce `claim.asserted`."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from commands.claim_validation import claim_fields, required_claim
+from commands.context import CommandContext
+from commands.memory_validation import Invalid
+from core.http import InvalidBody, body_fields, error, json_response, parse_body
+from core.routing import Call, Handler
+from schemas.claim_events import CLAIM_ASSERTED, ClaimAsserted
+
+
+def assert_claim(ctx: CommandContext) -> Handler:
+    async def handler(call: Call) -> Response:
+        try:
+            body = body_fields(parse_body(await call.request.body()))
+            subject_id, predicate, value = required_claim(body)
+            fields = claim_fields(body, predicate)
+        except InvalidBody:
+            return error(400, "invalid_json_body")
+        except Invalid as bad:
+            return json_response(bad.status, bad.body)
+        embedding = await ctx.embed(f"{predicate}: {value}")
+        payload = ClaimAsserted(predicate=predicate, object_value=value, embedding=embedding,
+                                **fields)
+        event = ctx.envelope(call, CLAIM_ASSERTED, subject_id, payload.model_dump(mode="json"))
+        response: Response = await ctx.submit(call, event)
+        return response
+
+    return handler

@@ -1,0 +1,45 @@
+"""POST /api/v1/claims/{id}/retract: produce `claim.retracted` keyed by the claim's subject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from starlette.responses import Response
+
+from commands.coercion import js_string
+from commands.context import CommandContext
+from core.http import InvalidBody, body_fields, error, parse_body
+from core.routing import Call, Handler
+from schemas.claim_events import CLAIM_RETRACTED, DEFAULT_RETRACT_REASON, ClaimRetracted
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    """The body is optional and invalid JSON is ignored (spec §8.2)."""
+    try:
+        return body_fields(parse_body(raw))
+    except InvalidBody:
+        return {}
+
+
+async def claim_subject(pool: asyncpg.Pool, project_id: str, claim_id: str) -> str | None:
+    subject: str | None = await pool.fetchval(
+        "SELECT subject_id FROM claims WHERE claim_id = $1 AND project_id = $2",
+        claim_id, project_id)
+    return subject
+
+
+def retract_claim(ctx: CommandContext) -> Handler:
+    async def handler(call: Call) -> Response:
+        body = _body(await call.request.body())
+        claim_id = call.params["id"]
+        subject = await claim_subject(ctx.pool, call.project_id, claim_id)
+        if subject is None:
+            return error(404, "claim_not_found")
+        reason = js_string(body["reason"]) if body.get("reason") else DEFAULT_RETRACT_REASON
+        payload = ClaimRetracted(claim_id=claim_id, reason=reason).model_dump()
+        response: Response = await ctx.submit(
+            call, ctx.envelope(call, CLAIM_RETRACTED, subject, payload))
+        return response
+
+    return handler
