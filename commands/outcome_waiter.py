@@ -24,7 +24,7 @@ class Outcome:
 async def fetch_outcome(pool: asyncpg.Pool, event_id: str) -> Outcome | None:
     row = await pool.fetchrow("SELECT status, body FROM command_outcomes WHERE event_id = $1",
                               event_id)
-    return Outcome(row["status"], row["body"]) if row else None
+    return Outcome(row["status"], orjson.loads(row["body"])) if row else None
 
 
 class OutcomeWaiter:

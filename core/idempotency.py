@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
 MAX_KEY_LENGTH = 255
 POLL_S = 0.05
@@ -82,7 +83,7 @@ class IdempotencyStore:
         if row["fingerprint"] != print_:
             return Refused(422, "idempotency_key_reused")
         if row["completed_at"] is not None:
-            return Replay(row["status"], row["body"])
+            return Replay(row["status"], orjson.loads(row["body"]))
         if not row["expired"]:
             return Refused(409, "idempotency_key_in_use")
         await conn.execute(
@@ -95,7 +96,7 @@ class IdempotencyStore:
         await self.pool.execute(
             "UPDATE idempotency_keys SET status = $4, body = $5, event_id = $6, "
             "completed_at = now() WHERE project_id = $1 AND principal = $2 AND key = $3",
-            *scope, status, body, event_id)
+            *scope, status, orjson.dumps(body).decode(), event_id)
 
     async def release(self, scope: tuple[str, str, str]) -> None:
         await self.pool.execute(

@@ -142,7 +142,7 @@ class Applier:
         row = await conn.fetchrow(
             "SELECT status, body FROM command_outcomes WHERE project_id = $1 "
             "AND idempotency_key = $2", event.project_id, scoped_key(event))
-        return Outcome(row["status"], row["body"]) if row else None
+        return Outcome(row["status"], orjson.loads(row["body"])) if row else None
 
     async def _load_offsets(self, conn: asyncpg.Connection,
                             records: Sequence[Record]) -> dict[tuple[str, int], int]:
@@ -180,7 +180,7 @@ class Applier:
             "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
             "idempotency_key, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
             "ON CONFLICT DO NOTHING",
-            [(e.event_id, e.project_id, e.type, o.status, o.body,
+            [(e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(),
               None if e.event_id in result.replayed else scoped_key(e),
               e.occurred_at) for e, o in outcomes])
         if not self.notify_outcomes:

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 from starlette.responses import Response
 
 from core.http import error, json_response
@@ -31,7 +32,7 @@ def command_status(pool: asyncpg.Pool):  # noqa: ANN201
             "SELECT status, body FROM command_outcomes WHERE event_id = $1 AND project_id = $2",
             event_id, call.project_id)
         if row is not None:
-            return json_response(row["status"], row["body"])
+            return json_response(row["status"], orjson.loads(row["body"]))
         accepted = _accepted_at(event_id)
         if accepted is None or datetime.now(UTC) - accepted > PENDING_FOR:
             return error(404, "command_not_found")

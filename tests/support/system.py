@@ -152,6 +152,11 @@ class System:
         replica.start_api(log_name=f"api-{self.name}-{replica.port}")
         return replica
 
+    def kill_api(self) -> None:
+        if self.api is not None:
+            self.api.popen.send_signal(signal.SIGKILL)
+            self.api.popen.wait(timeout=10)
+
     def kill_worker(self) -> None:
         if self.worker is not None:
             self.worker.popen.send_signal(signal.SIGKILL)
@@ -205,8 +210,8 @@ class System:
 
     def client(self, **kwargs: object) -> httpx.AsyncClient:
         headers = {**self.auth_headers, **dict(kwargs.pop("headers", {}) or {})}  # type: ignore[call-overload]
-        return httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers,
-                                 **kwargs)  # type: ignore[arg-type]
+        options: dict[str, object] = {"timeout": 30, **kwargs}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, **options)  # type: ignore[arg-type]
 
 
 _SETTING_ENV = {
