@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 import re
 
 import pytest
@@ -15,7 +16,7 @@ HITS = [{"id": "mem_a", "text": "likes tea", "score": 91.5, "effective_score": 8
         {"id": "mem_b", "text": "lives in Oslo", "score": "n/a"}]
 
 
-def counter_ids() -> object:
+def counter_ids() -> Callable[[], str]:
     numbers = itertools.count(1)
     return lambda: f"evt_{next(numbers)}"
 
@@ -26,7 +27,7 @@ def test_event_ids_are_evt_uuid4() -> None:
 
 
 def test_one_recall_per_hit_with_defaults() -> None:
-    payload = recalled_payload(HITS, {"chat_id": " chat-1 "}, new_id=counter_ids())  # type: ignore[arg-type]
+    payload = recalled_payload(HITS, {"chat_id": " chat-1 "}, new_id=counter_ids())
     assert payload is not None
     assert payload.model_dump() == {
         "recalls": [
