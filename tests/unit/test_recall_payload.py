@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,10 @@ from commands.record_recall import recall_event_id, recalled_payload
 from queries.memory_claims import assertion_api
 
 pytestmark = pytest.mark.unit
-HITS = [{"id": "mem_a", "text": "likes tea", "score": 91.5, "effective_score": 80},
-        {"id": "mem_b", "text": "lives in Oslo", "score": "n/a"}]
+HITS: list[dict[str, Any]] = [
+    {"id": "mem_a", "text": "likes tea", "score": 91.5, "effective_score": 80},
+    {"id": "mem_b", "text": "lives in Oslo", "score": "n/a"},
+]
 
 
 def counter_ids() -> Callable[[], str]:
@@ -72,4 +75,4 @@ def test_assertion_value_follows_its_type(object_type: str, value: object) -> No
            "value_string": "blue", "value_number": 4.5, "value_date": "2025-01-01",
            "value_json": {"a": 1}, "confidence": 0.8, "status": "active",
            "first_seen_at": None, "last_seen_at": None}
-    assert assertion_api(row)["value"] == value  # type: ignore[arg-type]
+    assert assertion_api(row)["value"] == value
