@@ -190,6 +190,20 @@ async def test_patch_text_without_embedder_leaves_no_vector(api: httpx.AsyncClie
         await conn.close()
 
 
+async def test_patch_respond_async_then_status_url(api: httpx.AsyncClient,
+                                                   system: System) -> None:
+    headers = project()
+    memory_id = await create(api, headers)
+    accepted = await api.patch(f"/api/v1/memories/{memory_id}",
+                               headers={**headers, "Prefer": "respond-async"},
+                               json={"text": "later"})
+    assert accepted.status_code == 202
+    await system.wait_projected()
+    final = await api.get(accepted.json()["status_url"], headers=headers)
+    assert final.status_code == 200 and final.json() == {"id": memory_id, "updated": True}
+    assert (await fetch(api, headers, memory_id))["text"] == "later"
+
+
 # --- DELETE ------------------------------------------------------------------------------
 
 async def test_delete_is_soft_and_never_404s(api: httpx.AsyncClient) -> None:
