@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncpg
 
 from core.routing import RouteSpec
+from queries.change_tailer import ChangeTailer
 from queries.claims import claim_graph, claim_history, get_claim
 from queries.command_status import command_status
 from queries.memories import get_memory, list_memories, list_superseded
 from queries.memory_claims import memory_claims
 from queries.recalls import list_recalls
+from queries.sse import memory_events
 from queries.truth import subject_slot, subject_slots, subject_truth
 
 
@@ -34,4 +36,12 @@ def claim_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
         RouteSpec("GET", f"{subject}/graph", claim_graph(pool), "claims:read"),
         RouteSpec("GET", f"{subject}/history", claim_history(pool), "claims:read"),
         RouteSpec("GET", "/api/v1/claims/{id}", get_claim(pool), "claims:read"),
+    ]
+
+
+def event_routes(tailer: ChangeTailer, heartbeat_ms: int) -> list[RouteSpec]:
+    """The SSE stream, served from this process's change tailer."""
+    return [
+        RouteSpec("GET", "/api/v1/events/memories", memory_events(tailer, heartbeat_ms),
+                  "events:read"),
     ]

@@ -1,0 +1,56 @@
+"""Reads the part of the changes topic a resuming SSE client missed, with its own consumer.
+
+The range per partition is [from, to): `from` is the client's `Last-Event-ID`, `to` the
+live tailer's position when the client's subscription was registered; everything from
+`to` on reaches the client through the live subscription instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+
+import anyio
+from aiokafka import ConsumerRecord, TopicPartition
+
+from queries.change_tailer import changes_consumer
+
+
+class CatchUpReader:
+    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+        self.topic = topic
+        self.tps = [TopicPartition(topic, p) for p in range(partitions)]
+        self._consumer = changes_consumer(bootstrap)
+
+    async def __aenter__(self) -> CatchUpReader:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        with anyio.move_on_after(10, shield=True):  # runs while the client's task is cancelled
+            await self._consumer.stop()
+
+    async def available(self, start: Sequence[int]) -> bool:
+        """False when part of the range is gone (retention) or was never written."""
+        first = await self._consumer.beginning_offsets(self.tps)
+        end = await self._consumer.end_offsets(self.tps)
+        return all(first[tp] <= start[tp.partition] <= end[tp] for tp in self.tps)
+
+    async def read(self, start: Sequence[int],
+                   stop: Sequence[int]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+        """Every record in [start, stop) per partition, each partition in log order."""
+        pending = [tp for tp in self.tps if start[tp.partition] < stop[tp.partition]]
+        if not pending:
+            return
+        self._consumer.assign(pending)
+        for tp in pending:
+            self._consumer.seek(tp, start[tp.partition])
+        while pending:
+            batch = await self._consumer.getmany(*pending, timeout_ms=1000, max_records=500)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < stop[tp.partition]:
+                        yield record
+            pending = [tp for tp in pending
+                       if await self._consumer.position(tp) < stop[tp.partition]]

@@ -1,0 +1,156 @@
+"""One Kafka tailer per API process: follows every partition of the changes topic from the
+end of the log (manual assignment, no consumer group) and fans each change out to the SSE
+subscriptions of its project. Every instance reads every change, so a subscriber on one
+instance sees writes made through any other.
+
+Fan-out never waits: a subscription whose bounded queue is full is cut off (it receives
+`OVERFLOW` and is dropped), so one slow client cannot stall the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from core.settings import Settings
+from queries.change_feed import FeedChange, StreamFilter, decode_change
+
+log = logging.getLogger("core.queries.tailer")
+
+
+class Signal(enum.Enum):
+    OVERFLOW = "overflow"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A matching change, where it sits in the log, and the tailer's position after it."""
+
+    partition: int
+    offset: int
+    snapshot: tuple[int, ...]
+    change: FeedChange
+
+
+@dataclass(eq=False)
+class Subscription:
+    filter: StreamFilter
+    start: tuple[int, ...]
+    queue: asyncio.Queue[Delivery | Signal] = field(repr=False)
+    ended: bool = False
+
+    def offer(self, item: Delivery) -> bool:
+        """False when the queue is full: the subscription is then ended with OVERFLOW."""
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            self.end(Signal.OVERFLOW)
+            return False
+
+    def end(self, signal: Signal) -> None:
+        """Replace whatever is pending with `signal` (a cut-off client resumes by id)."""
+        if self.ended:
+            return
+        self.ended = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(signal)
+
+    async def next(self, timeout: float) -> Delivery | Signal | None:
+        """The next item, or None when `timeout` seconds pass without one."""
+        try:
+            async with asyncio.timeout(max(timeout, 0)):
+                return await self.queue.get()
+        except TimeoutError:
+            return None
+
+
+def changes_consumer(bootstrap: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                            auto_offset_reset="earliest", isolation_level="read_committed")
+
+
+class ChangeTailer:
+    def __init__(self, bootstrap: str, topic: str, queue_max: int, partitions: int) -> None:
+        self.bootstrap, self.topic, self.queue_max = bootstrap, topic, queue_max
+        self.positions: list[int] = [0] * partitions
+        self._by_project: dict[str, set[Subscription]] = {}
+        self._consumer = changes_consumer(bootstrap)
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChangeTailer:
+        return cls(settings.resolved_bootstrap(), settings.changes_topic, settings.sse_queue_max,
+                   settings.partitions)
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        tps = await self._partitions()
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        self.positions = [await self._consumer.position(tp) for tp in tps]
+        self._task = asyncio.create_task(self._run(), name="change-tailer")
+
+    async def _partitions(self) -> list[TopicPartition]:
+        await self._consumer.topics()
+        known = self._consumer.partitions_for_topic(self.topic)
+        count = len(known) if known else len(self.positions)
+        return [TopicPartition(self.topic, p) for p in range(count)]
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+        for subscriptions in list(self._by_project.values()):
+            for subscription in list(subscriptions):
+                self.unsubscribe(subscription, Signal.CLOSED)
+
+    def subscribe(self, stream_filter: StreamFilter) -> Subscription:
+        """Registered synchronously: the stream gets every matching change from `start` on."""
+        subscription = Subscription(stream_filter, tuple(self.positions),
+                                    asyncio.Queue(maxsize=self.queue_max))
+        self._by_project.setdefault(stream_filter.project_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription, signal: Signal = Signal.CLOSED) -> None:
+        subscription.end(signal)
+        group = self._by_project.get(subscription.filter.project_id, set())
+        group.discard(subscription)
+        if not group:
+            self._by_project.pop(subscription.filter.project_id, None)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                batch = await self._consumer.getmany(timeout_ms=1000, max_records=500)
+            except KafkaError as exc:
+                log.warning("change tailer fetch failed: %r", exc)
+                await asyncio.sleep(1)
+                continue
+            for records in batch.values():
+                for record in records:
+                    self._dispatch(record)
+
+    def _dispatch(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.positions[record.partition] = record.offset + 1
+        if not self._by_project:
+            return
+        change = decode_change(record.value)
+        if change is None:
+            return
+        matching = [s for s in self._by_project.get(change.project_id, ())
+                    if s.filter.accepts(change)]
+        delivery = Delivery(record.partition, record.offset, tuple(self.positions), change)
+        for subscription in matching:
+            if not subscription.offer(delivery):
+                self.unsubscribe(subscription, Signal.OVERFLOW)

@@ -1,0 +1,158 @@
+"""GET /api/v1/events/memories — memory lifecycle events as Server-Sent Events (§10, §15 Q23).
+
+Query parameters
+* `subject_id` (trimmed; empty = every subject of the project): exact subject filter.
+* `include=claims` (comma-separated list, other values ignored): also deliver
+  `claim.asserted`, `claim.retracted` and `slot.changed`. Without it a client receives
+  exactly the spec's memory stream: `memory.created`, `memory.superseded`,
+  `memory.updated`, `memory.deleted`. Internal change types are never sent.
+
+Frames are `event: <type>` + `data: <compact JSON payload>` (+ `id: <position>`) lines:
+* `connected` `{project_id, subject_id, timestamp}` first, immediately; its `id` is the live
+  start position (no `id` when the client resumes, so its own Last-Event-ID stays valid);
+* `heartbeat` `{timestamp}` every `CORE_SSE_HEARTBEAT_MS`, with the stream's position;
+* lifecycle events with the spec's payloads and the position just after them;
+* `reset` `{reason}` when `Last-Event-ID` cannot be honoured (malformed, from another log,
+  or older than the topic's retention): the stream continues live from the `id` it carries;
+* `overflow` `{reason}` when the client fell more than `CORE_SSE_QUEUE_MAX` changes behind;
+  the stream then ends, and reconnecting with the last id received resumes without loss.
+
+Resume: `Last-Event-ID` = a position (see `queries.change_feed`). The stream subscribes to
+the live tailer first (buffering), reads the missed range with its own consumer, then
+drains the buffer, skipping anything at or below what it already delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import orjson
+from sse_starlette import EventSourceResponse
+from starlette.responses import Response
+
+from core.http import str_param
+from core.routing import Call, Handler
+from core.timefmt import iso_ms, now_ms
+from queries.change_catchup import CatchUpReader
+from queries.change_feed import (
+    Cursor,
+    FeedChange,
+    StreamFilter,
+    decode_change,
+    ordered_payload,
+    parse_position,
+    requested_types,
+)
+from queries.change_tailer import ChangeTailer, Signal, Subscription
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
+               "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+
+
+def frame(event: str, data: Any, position: str | None = None) -> bytes:
+    lines = f"event: {event}\ndata: {orjson.dumps(data).decode()}\n"
+    return (lines + (f"id: {position}\n" if position is not None else "") + "\n").encode()
+
+
+def _stamp() -> dict[str, str]:
+    return {"timestamp": iso_ms(now_ms()) or ""}
+
+
+class ChangeStream:
+    def __init__(self, tailer: ChangeTailer, stream_filter: StreamFilter,
+                 heartbeat_s: float) -> None:
+        self.tailer, self.filter, self.heartbeat_s = tailer, stream_filter, heartbeat_s
+
+    async def frames(self, last_event_id: str | None,
+                     shutdown: anyio.Event) -> AsyncIterator[bytes]:
+        subscription = self.tailer.subscribe(self.filter)
+        cursor = Cursor(subscription.start)
+        closer = asyncio.create_task(self._end_on(shutdown, subscription))
+        try:
+            yield frame("connected", {"project_id": self.filter.project_id,
+                                      "subject_id": self.filter.subject_id, **_stamp()},
+                        None if last_event_id else cursor.token())
+            if last_event_id:
+                async for missed in self._catch_up(subscription, cursor, last_event_id):
+                    yield missed
+            async for live in self._live(subscription, cursor):
+                yield live
+        finally:
+            closer.cancel()
+            self.tailer.unsubscribe(subscription)
+
+    async def _end_on(self, shutdown: anyio.Event, subscription: Subscription) -> None:
+        """Server shutdown ends the stream normally, so the response completes cleanly."""
+        await shutdown.wait()
+        self.tailer.unsubscribe(subscription)
+
+    async def _catch_up(self, subscription: Subscription, cursor: Cursor,
+                        last_event_id: str) -> AsyncIterator[bytes]:
+        start = parse_position(last_event_id, len(subscription.start))
+        if start is not None:
+            async with CatchUpReader(self.tailer.bootstrap, self.tailer.topic,
+                                     len(start)) as reader:
+                if await reader.available(start):
+                    cursor.reset(start)
+                    async for missed in self._missed(reader, cursor, subscription.start):
+                        yield missed
+                    cursor.merge(subscription.start)
+                    return
+        yield frame("reset", {"reason": "position_unavailable"}, cursor.token())
+
+    async def _missed(self, reader: CatchUpReader, cursor: Cursor,
+                      stop: tuple[int, ...]) -> AsyncIterator[bytes]:
+        async for record in reader.read(tuple(cursor.next), stop):
+            found = self._deliver(cursor, record.partition, record.offset,
+                                  decode_change(record.value))
+            if found is not None:
+                yield found
+
+    async def _live(self, subscription: Subscription, cursor: Cursor) -> AsyncIterator[bytes]:
+        beat = time.monotonic() + self.heartbeat_s
+        while True:
+            if time.monotonic() >= beat:
+                if subscription.queue.empty():
+                    cursor.merge(self.tailer.positions)
+                yield frame("heartbeat", _stamp(), cursor.token())
+                beat = max(beat + self.heartbeat_s, time.monotonic())
+                continue
+            item = await subscription.next(beat - time.monotonic())
+            if item is Signal.OVERFLOW:
+                yield frame("overflow", {"reason": "queue_full"})
+                return
+            if item is Signal.CLOSED:
+                return
+            if item is not None:
+                found = self._deliver(cursor, item.partition, item.offset, item.change,
+                                      item.snapshot)
+                if found is not None:
+                    yield found
+
+    def _deliver(self, cursor: Cursor, partition: int, offset: int, change: FeedChange | None,
+                 snapshot: tuple[int, ...] = ()) -> bytes | None:
+        if cursor.seen(partition, offset):
+            return None
+        cursor.advance(partition, offset, snapshot)
+        if change is None or not self.filter.accepts(change):
+            return None
+        if not cursor.first_time(change.change_id):
+            return None
+        return frame(change.type, ordered_payload(change), cursor.token())
+
+
+def memory_events(tailer: ChangeTailer, heartbeat_ms: int) -> Handler:
+    async def handler(call: Call) -> Response:
+        query = call.request.query_params
+        stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
+                                     requested_types(query.get("include")))
+        resume = str_param(call.request.headers.get("last-event-id")) or None
+        stream, shutdown = ChangeStream(tailer, stream_filter, heartbeat_ms / 1000), anyio.Event()
+        return EventSourceResponse(stream.frames(resume, shutdown), headers=SSE_HEADERS, ping=0,
+                                   sep="\n", shutdown_event=shutdown, shutdown_grace_period=2)
+
+    return handler
