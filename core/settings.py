@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=24 * 3600, alias="CORE_IDEMPOTENCY_TTL_S")
     max_body_bytes: int = Field(default=1024 * 1024, alias="CORE_MAX_BODY_BYTES")
     kafka_jars_dir: Path = Field(default=Path(".cache/kafka-libs"), alias="CORE_KAFKA_JARS")
+    worker_metrics_port: int = Field(default=0, alias="CORE_WORKER_METRICS_PORT")
+    ready_max_lag: int = Field(default=10_000, alias="CORE_READY_MAX_LAG")
+    analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
+    analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
