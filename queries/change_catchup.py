@@ -13,7 +13,7 @@ from types import TracebackType
 import anyio
 from aiokafka import ConsumerRecord, TopicPartition
 
-from queries.change_tailer import changes_consumer
+from queries.changes_topic import changes_consumer
 
 
 class CatchUpReader:

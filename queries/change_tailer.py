@@ -15,11 +15,11 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import ConsumerRecord, TopicPartition
 
 from core.settings import Settings
 from queries.change_feed import FeedChange, StreamFilter, decode_change
+from queries.changes_topic import changes_consumer, partition_count
 
 log = logging.getLogger("core.queries.tailer")
 
@@ -73,11 +73,6 @@ class Subscription:
             return None
 
 
-def changes_consumer(bootstrap: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                            auto_offset_reset="earliest", isolation_level="read_committed")
-
-
 class ChangeTailer:
     def __init__(self, bootstrap: str, topic: str, queue_max: int, partitions: int) -> None:
         self.bootstrap, self.topic, self.queue_max = bootstrap, topic, queue_max
@@ -92,18 +87,13 @@ class ChangeTailer:
                    settings.partitions)
 
     async def start(self) -> None:
+        count = await partition_count(self.bootstrap, self.topic)
         await self._consumer.start()
-        tps = await self._partitions()
+        tps = [TopicPartition(self.topic, p) for p in range(count)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         self.positions = [await self._consumer.position(tp) for tp in tps]
         self._task = asyncio.create_task(self._run(), name="change-tailer")
-
-    async def _partitions(self) -> list[TopicPartition]:
-        await self._consumer.topics()
-        known = self._consumer.partitions_for_topic(self.topic)
-        count = len(known) if known else len(self.positions)
-        return [TopicPartition(self.topic, p) for p in range(count)]
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -133,13 +123,12 @@ class ChangeTailer:
         while True:
             try:
                 batch = await self._consumer.getmany(timeout_ms=1000, max_records=500)
-            except KafkaError as exc:
-                log.warning("change tailer fetch failed: %r", exc)
+                for records in batch.values():
+                    for record in records:
+                        self._dispatch(record)
+            except Exception:  # the one tailer of the process must outlive any failure
+                log.exception("change tailer failed; retrying")
                 await asyncio.sleep(1)
-                continue
-            for records in batch.values():
-                for record in records:
-                    self._dispatch(record)
 
     def _dispatch(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.positions[record.partition] = record.offset + 1
@@ -150,6 +139,8 @@ class ChangeTailer:
             return
         matching = [s for s in self._by_project.get(change.project_id, ())
                     if s.filter.accepts(change)]
+        if not matching:
+            return
         delivery = Delivery(record.partition, record.offset, tuple(self.positions), change)
         for subscription in matching:
             if not subscription.offer(delivery):
