@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,11 +16,12 @@ from starlette.routing import Route
 from commands.context import CommandContext, Embed
 from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
+from commands.record_recall import recall_recorder
 from commands.routes import command_routes
-from core.ai.embeddings import Embedder
-from core.db import create_pool
+from core.ai_wiring import build_ai
 from core.kafka import new_producer
 from core.routing import Dispatcher
+from core.schema_pools import PoolProxy, SchemaPools
 from core.security import build_guard
 from core.settings import Settings
 from queries.change_tailer import ChangeTailer
@@ -50,20 +53,22 @@ def create_api(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         dsn = settings.resolved_database_url()
-        pool = await create_pool(dsn, max_size=settings.db_pool_max)
+        pools = SchemaPools(dsn, settings.db_pool_max)
+        await pools.start()
+        pool = cast(asyncpg.Pool, PoolProxy(pools))
         producer = new_producer(settings)
         await producer.start()
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
         bus = CommandBus(producer, waiter, settings.events_topic, settings.command_timeout_ms / 1000)
-        embedder = Embedder(settings.openai_api_key, settings.openai_embed_model,
-                            settings.openai_base_url or None, settings.embed_timeout_ms / 1000)
-        ctx = CommandContext(bus=bus, pool=pool, embed=fixed_dimension(embedder.embed))
+        ai = build_ai(settings)
+        ctx = CommandContext(bus=bus, pool=pool, embed=fixed_dimension(ai.embedder.embed),
+                             extraction=ai.extraction)
         tailer = ChangeTailer.from_settings(settings)
         await tailer.start()
-        routes = (command_routes(ctx) + query_routes(pool)
+        routes = (command_routes(ctx) + query_routes(pool, ai.recall, recall_recorder(ctx))
                   + event_routes(tailer, settings.sse_heartbeat_ms))
-        guard, purger = build_guard(settings, pool)
+        guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         try:
             yield
@@ -71,9 +76,9 @@ def create_api(settings: Settings) -> Starlette:
             purger.cancel()
             await tailer.stop()
             await waiter.stop()
-            await embedder.aclose()
+            await ai.aclose()
             await producer.stop()
-            await pool.close()
+            await pools.close()
 
     async def endpoint(request: Request) -> Response:
         return await state["dispatcher"](request)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.settings import Settings, load_settings
 
 
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--check", action="store_true",
                          help="exit non-zero when files and database disagree")
     add_keys_parser(sub)
+    add_history_parsers(sub)
     return parser
 
 
@@ -146,7 +148,7 @@ def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
-            "keys": cmd_keys}
+            "keys": cmd_keys, **HISTORY_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

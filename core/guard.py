@@ -19,13 +19,17 @@ from core.routing import (
     not_found,
     project_required,
 )
+from core.schema_pools import SchemaPools
 
 PRINCIPAL = "core.principal"
+AS_OF_HEADER = "x-core-as-of-schema"
+AS_OF_PARAM = "as_of_schema"
 
 
 class SecureGuard(RequestGuard):
     def __init__(self, authenticator: Authenticator, idempotency: IdempotencyStore,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, pools: SchemaPools | None = None) -> None:
+        self.pools = pools
         self.authenticator = authenticator
         self.idempotency = idempotency
         self.max_body_bytes = max_body_bytes
@@ -47,7 +51,24 @@ class SecureGuard(RequestGuard):
         if not principal.holds(route.scope):
             return error(403, "insufficient_scope", required_scope=route.scope)
         request.scope[PRINCIPAL] = principal.id
-        return await self._write_guarded(run, route, Call(request, project, params), principal)
+        call = Call(request, project, params)
+        as_of = request.headers.get(AS_OF_HEADER) or request.query_params.get(AS_OF_PARAM)
+        if as_of:
+            return await self._as_of(run, route, call, principal, as_of)
+        return await self._write_guarded(run, route, call, principal)
+
+    async def _as_of(self, run: Runner, route: RouteSpec, call: Call, principal: Principal,
+                     schema: str) -> Response:
+        """Serve a read from a replayed schema ("what did CORE believe then"), admins only."""
+        if not principal.holds("admin"):
+            return error(403, "insufficient_scope", required_scope="admin")
+        if call.request.method.upper() != "GET":
+            return error(400, "read_only_schema", message="a replayed schema is read-only")
+        if self.pools is None or not await self.pools.schema_exists(schema):
+            return error(404, "schema_not_found", schema=schema)
+        await self.pools.pool_for(schema)
+        with self.pools.reading(schema):
+            return await run(route, call)
 
     async def _write_guarded(self, run: Runner, route: RouteSpec, call: Call,
                              principal: Principal) -> Response:

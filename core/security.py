@@ -12,13 +12,15 @@ from core.auth.authenticator import Authenticator
 from core.auth.jwt_tokens import JwtConfig
 from core.guard import SecureGuard
 from core.idempotency import IdempotencyStore
+from core.schema_pools import SchemaPools
 from core.settings import Settings
 
 log = logging.getLogger("core.security")
 PURGE_EVERY_S = 600
 
 
-def build_guard(settings: Settings, pool: asyncpg.Pool) -> tuple[SecureGuard, asyncio.Task[None]]:
+def build_guard(settings: Settings, pool: asyncpg.Pool,
+                pools: SchemaPools) -> tuple[SecureGuard, asyncio.Task[None]]:
     required = settings.auth.strip().lower() != "disabled"
     if not required:
         log.warning("!!! CORE_AUTH=disabled: every route is open to anyone who can reach "
@@ -28,7 +30,7 @@ def build_guard(settings: Settings, pool: asyncpg.Pool) -> tuple[SecureGuard, as
     lease = settings.command_timeout_ms / 1000 + 5
     store = IdempotencyStore(pool, lease_s=lease, wait_s=lease)
     guard = SecureGuard(Authenticator(pool, jwt_config, required=required), store,
-                        settings.max_body_bytes)
+                        settings.max_body_bytes, pools)
     return guard, asyncio.ensure_future(_purge_forever(store, settings.idempotency_ttl_s))
 
 

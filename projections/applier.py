@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import orjson
 
+from core.projection_pointer import follow_pointer, search_path
+from projections.timeline import TimelineRow, store_timeline, timeline_row
 from projections.unit_of_work import Change, EventTx, Handler, Outcome, Position
 from schemas.decoding import DecodeError, decode_event
 from schemas.envelope import EventEnvelope
@@ -36,6 +38,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     outcomes: list[tuple[EventEnvelope, Outcome]] = field(default_factory=list)
     replayed: set[str] = field(default_factory=set)
+    timeline: list[TimelineRow] = field(default_factory=list)
 
     def outcome_for_key(self, project_id: str, key: str) -> Outcome | None:
         for event, outcome in self.outcomes:
@@ -68,6 +72,8 @@ class Applier:
     handlers: Mapping[str, Handler]
     emit_changes: bool = True
     notify_outcomes: bool = True
+    schema: str | None = None
+    accept: Callable[[EventEnvelope], bool] = lambda _event: True
 
     async def apply(self, records: Sequence[Record]) -> BatchResult:
         """Apply with bounded-backoff retries on transient database errors; never raises them."""
@@ -84,6 +90,7 @@ class Applier:
         result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL core.projector = 'on'")
+            await self._enter_schema(conn)
             next_offsets = await self._load_offsets(conn, records)
             for record in records:
                 tp = (record.topic, record.partition)
@@ -95,7 +102,14 @@ class Applier:
             await self._store_offsets(conn, next_offsets)
             await self._store_changes(conn, result.changes)
             await self._store_outcomes(conn, result)
+            await store_timeline(conn, result.timeline)
         return result
+
+    async def _enter_schema(self, conn: asyncpg.Connection) -> None:
+        if self.schema is None:
+            await follow_pointer(conn)
+        else:
+            await conn.execute(f"SET LOCAL search_path TO {search_path(self.schema)}")
 
     async def _apply_record(self, conn: asyncpg.Connection, record: Record,
                             result: BatchResult) -> None:
@@ -104,6 +118,9 @@ class Applier:
         except DecodeError as exc:
             result.dead_letters.append(DeadLetter(record, str(exc)))
             return
+        if not self.accept(event):
+            result.skipped += 1
+            return
         handler = self.handlers.get(event.type)
         if handler is None:
             result.dead_letters.append(DeadLetter(record, f"no projector for {event.type}"))
@@ -111,6 +128,7 @@ class Applier:
         position = Position(record.topic, record.partition, record.offset)
         outcome = await self._run_handler(conn, handler, EventTx(conn, event, position), result)
         result.applied += 1
+        result.timeline.append(timeline_row(event, position, outcome))
         if outcome is not None:
             result.outcomes.append((event, outcome))
 

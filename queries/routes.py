@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from core.ai.recall import RecallEngine
 from core.routing import RouteSpec
 from queries.change_tailer import ChangeTailer
 from queries.claims import claim_graph, claim_history, get_claim
@@ -11,18 +12,25 @@ from queries.command_status import command_status
 from queries.memories import get_memory, list_memories, list_superseded
 from queries.memory_claims import memory_claims
 from queries.recalls import list_recalls
+from queries.search import RecallRecorder, search_memories
 from queries.sse import memory_events
+from queries.timeline import subject_timeline
 from queries.truth import subject_slot, subject_slots, subject_truth
 
 
-def query_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
+def query_routes(pool: asyncpg.Pool, recall: RecallEngine,
+                 record_recall: RecallRecorder | None = None) -> list[RouteSpec]:
     return [
         RouteSpec("GET", "/api/v1/memories", list_memories(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/memories/search", search_memories(pool, recall, record_recall),
+                  "memories:read"),
         RouteSpec("GET", "/api/v1/memories/superseded", list_superseded(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/recalls", list_recalls(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}/claims", memory_claims(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}", get_memory(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/subjects/{subject_id}/timeline", subject_timeline(pool),
+                  "events:read"),
         *claim_routes(pool),
     ]
 

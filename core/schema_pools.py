@@ -1,0 +1,88 @@
+"""Read pools per projection schema: the live one follows the projection pointer, and an
+admin may read a replayed schema ("as of" a past moment) for one request."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+
+from core.db import create_pool
+from core.projection_pointer import CHANNEL, active_schema
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("core_schema", default=None)
+
+
+class SchemaPools:
+    def __init__(self, dsn: str, max_size: int) -> None:
+        self.dsn = dsn
+        self.max_size = max_size
+        self.live = "public"
+        self.pools: dict[str, asyncpg.Pool] = {}
+        self.listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            if await conn.fetchval("SELECT to_regclass('public.projection_pointer')"):
+                self.live = await active_schema(conn)
+        finally:
+            await conn.close()
+        await self.pool_for(self.live)
+        self.listener = await asyncpg.connect(self.dsn)
+        await self.listener.add_listener(CHANNEL, self._on_switch)
+
+    async def pool_for(self, schema: str) -> asyncpg.Pool:
+        if schema not in self.pools:
+            size = self.max_size if schema == self.live else 2
+            self.pools[schema] = await create_pool(self.dsn, max_size=size, search_path=schema)
+        return self.pools[schema]
+
+    def current(self) -> asyncpg.Pool:
+        return self.pools[_override.get() or self.live]
+
+    def _on_switch(self, _c: object, _p: int, _ch: str, schema: str) -> None:
+        import asyncio
+
+        async def switch() -> None:
+            await self.pool_for(schema)
+            self.live = schema
+
+        asyncio.ensure_future(switch())
+
+    async def schema_exists(self, schema: str) -> bool:
+        if not SCHEMA_NAME.match(schema):
+            return False
+        pool = self.pools[self.live]
+        return bool(await pool.fetchval(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 "
+            "AND table_name = 'memories'", schema))
+
+    @contextmanager
+    def reading(self, schema: str) -> Iterator[None]:
+        token = _override.set(schema)
+        try:
+            yield
+        finally:
+            _override.reset(token)
+
+    async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
+        for pool in self.pools.values():
+            await pool.close()
+
+
+class PoolProxy:
+    """Looks like an asyncpg pool; each call goes to the pool of the schema in effect."""
+
+    def __init__(self, pools: SchemaPools) -> None:
+        self._pools = pools
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pools.current(), name)

@@ -1,0 +1,50 @@
+"""Reads a topic from given positions up to fixed end offsets, without a consumer group."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projections.applier import Record
+
+
+async def read_range(bootstrap: str, topic: str, start: Mapping[int, int],
+                     stop: Mapping[int, int], max_records: int = 2000,
+                     with_headers: bool = False) -> AsyncIterator[list[Record]]:
+    """Yields batches of records with start[p] <= offset < stop[p] for every partition p."""
+    pending = {p: s for p, s in stop.items() if start.get(p, 0) < s}
+    if not pending:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    try:
+        tps = {p: TopicPartition(topic, p) for p in pending}
+        consumer.assign(list(tps.values()))
+        for p, tp in tps.items():
+            consumer.seek(tp, start.get(p, 0))
+        while pending:
+            fetched = await consumer.getmany(*[tps[p] for p in pending], timeout_ms=1000,
+                                             max_records=max_records)
+            batch = _take(fetched, pending, topic, with_headers)
+            for p in list(pending):
+                if await consumer.position(tps[p]) >= pending[p]:
+                    pending.pop(p)
+            if batch:
+                yield batch
+    finally:
+        await consumer.stop()
+
+
+def _take(fetched: Mapping[TopicPartition, list], pending: dict[int, int],  # type: ignore[type-arg]
+          topic: str, with_headers: bool) -> list[Record]:
+    batch: list[Record] = []
+    for tp, messages in fetched.items():
+        end = pending.get(tp.partition)
+        if end is None:
+            continue
+        batch.extend(Record(topic, m.partition, m.offset, m.key, m.value,
+                            tuple(m.headers) if with_headers else ())
+                     for m in messages if m.offset < end)
+    return batch
