@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from projections.claims_projector import HANDLERS as CLAIM_HANDLERS
+from projections.extraction_projector import HANDLERS as EXTRACTION_HANDLERS
 from projections.memory_projector import HANDLERS as MEMORY_HANDLERS
 from projections.recall_projector import HANDLERS as RECALL_HANDLERS
 from projections.unit_of_work import Handler
 
-HANDLERS: dict[str, Handler] = {**MEMORY_HANDLERS, **RECALL_HANDLERS, **CLAIM_HANDLERS}
+HANDLERS: dict[str, Handler] = {**MEMORY_HANDLERS, **RECALL_HANDLERS, **CLAIM_HANDLERS,
+                               **EXTRACTION_HANDLERS}

@@ -18,6 +18,7 @@ from core.db import create_pool
 from core.kafka import new_producer
 from core.settings import Settings
 from projections.applier import Applier, BatchResult, Record
+from projections.claim_extraction_agent import register_claim_extraction
 from projections.handlers import HANDLERS
 from projections.outbox_relay import OutboxRelay
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.take_events(settings.projector_batch_max, BATCH_WINDOW_S):
             await runtime.apply([_record(e) for e in events])
 
+    register_claim_extraction(app, settings)
     return app
 
 

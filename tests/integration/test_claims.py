@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.log_replay import replay_into_fresh_database, table_rows
+from tests.support.sse_reader import open_stream
 from tests.support.system import System
 
 pytestmark = pytest.mark.integration
@@ -252,3 +253,24 @@ async def test_replaying_the_log_rebuilds_identical_claim_tables(
         live = await table_rows(system.dsn, table, headers["x-project-id"], order)
         assert live, table
         assert await table_rows(replay, table, headers["x-project-id"], order) == live, table
+
+
+async def test_claim_changes_reach_clients_that_ask(api: httpx.AsyncClient,
+                                                    system: System) -> None:
+    headers = project()
+    async with open_stream(system, headers["x-project-id"], include="claims") as stream:
+        opened = await stream.frame()
+        assert opened is not None and opened.event == "connected"
+        first = await assert_claim(api, headers, predicate="city", object_value="Austin")
+        second = await assert_claim(api, headers, predicate="city", object_value="Boston")
+        await retract(api, headers, second["claim_id"], reason="moved back")
+        frames = [(f.event, f.data) for f in await stream.events(6)]
+    a, b = first["claim_id"], second["claim_id"]
+    assert [event for event, _ in frames] == ["claim.asserted", "slot.changed"] * 2 + [
+        "claim.retracted", "slot.changed"]
+    assert frames[2][1]["claim_id"] == b and frames[2][1]["supersedes"] == a
+    assert frames[3][1] == {"subject_id": "u1", "slot": "city", "active_claim_id": b,
+                            "status": "active", "replaced_by_claim_id": None,
+                            "updated_at": frames[2][1]["asserted_at"]}
+    assert frames[4][1]["previous_claim_id"] == a and frames[4][1]["reason"] == "moved back"
+    assert frames[5][1]["active_claim_id"] == a and frames[5][1]["replaced_by_claim_id"] == a

@@ -59,7 +59,8 @@ async def replay_into_fresh_database(system: System) -> str:
     return dsn
 
 
-async def table_rows(dsn: str, table: str, project_id: str, order_by: str) -> list[dict[str, object]]:
+async def table_rows(dsn: str, table: str, project_id: str,
+                     order_by: str) -> list[dict[str, object]]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(

@@ -1,0 +1,141 @@
+"""Background claim extraction (spec §7.4): a Faust agent on the changes topic.
+
+It reacts only to `memory.extraction_requested` changes, which the memory projector emits
+for a created memory unless `extract_claims=false` or `no_supersede=true`. It runs the
+extraction engine (force=true, no context) — network I/O, which is why this is an agent
+and not a projector — and produces ONE `claims.extracted` event for the memory's subject
+with the flattened claims (≤ 20) and their embeddings. Claim ids derive from the memory id
+(uuid5), so a redelivered request produces identical ids and the projector skips it; the
+projector also skips a memory deleted in the meantime. Failures are logged and swallowed,
+as in the reference: extraction never blocks or fails a write.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import faust
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from core.ai.extraction import ExtractedClaim, ExtractionEngine, flatten_claims, infer_claim_type
+from core.ai_wiring import AIWiring, build_ai
+from core.db import create_pool
+from core.ids import uuid7
+from core.kafka import new_producer, subject_key
+from core.settings import Settings
+from core.timefmt import now_ms
+from schemas.claim_events import ClaimAsserted
+from schemas.envelope import ChangeEnvelope, EventEnvelope
+from schemas.extraction_events import CLAIMS_EXTRACTED, ClaimsExtracted
+
+log = logging.getLogger("core.projections.claim_extraction")
+EXTRACTION_REQUESTED = "memory.extraction_requested"
+CLAIM_ID_NAMESPACE = uuid.UUID("0b7f3c52-9a55-4e55-8f0e-3c1f2a6d7e10")
+ACTOR = "claim-extractor"
+Embed = Callable[[str], Awaitable[list[float]]]
+
+
+def derived_ids(memory_id: str, index: int) -> tuple[str, str]:
+    """The claim and assertion ids of the index-th claim extracted from a memory."""
+    name = f"{memory_id}/claims/{index}"
+    return (f"clm_{uuid.uuid5(CLAIM_ID_NAMESPACE, name)}",
+            f"ast_{uuid.uuid5(CLAIM_ID_NAMESPACE, name + '/assertion')}")
+
+
+def extraction_request(raw: bytes) -> ChangeEnvelope | None:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != EXTRACTION_REQUESTED:
+        return None
+    return ChangeEnvelope.model_validate(data)
+
+
+async def claim_event(memory_id: str, index: int, claim: ExtractedClaim,
+                      embed: Embed) -> ClaimAsserted:
+    claim_id, assertion_id = derived_ids(memory_id, index)
+    return ClaimAsserted(
+        claim_id=claim_id, assertion_id=assertion_id, predicate=claim.predicate,
+        object_value=claim.object_value, slot=claim.predicate,
+        claim_type=claim.claim_type or infer_claim_type(claim.predicate),
+        confidence=0.8 if claim.confidence is None else claim.confidence,
+        source_memory_id=memory_id,
+        embedding=await embed(f"{claim.predicate}: {claim.object_value}"))
+
+
+@dataclass
+class ClaimExtractor:
+    engine: ExtractionEngine
+    embed: Embed
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    topic: str
+    ai: AIWiring
+
+    @classmethod
+    async def start(cls, settings: Settings) -> ClaimExtractor:
+        ai = build_ai(settings, announce=False)
+        pool = await create_pool(settings.resolved_database_url(), max_size=2)
+        producer = new_producer(settings)
+        await producer.start()
+        return cls(ai.extraction, ai.embedder.embed, pool, producer, settings.events_topic, ai)
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.pool.close()
+        await self.ai.aclose()
+
+    async def handle(self, raw: bytes) -> None:
+        try:
+            request = extraction_request(raw)
+            if request is not None and await self._memory_alive(request):
+                await self._extract(request)
+        except Exception:  # a failed extraction must never stop the agent
+            log.exception("claim extraction failed")
+
+    async def _memory_alive(self, request: ChangeEnvelope) -> bool:
+        return bool(await self.pool.fetchval(
+            "SELECT 1 FROM memories WHERE id = $1 AND project_id = $2 AND NOT is_deleted",
+            request.payload["id"], request.project_id))
+
+    async def _extract(self, request: ChangeEnvelope) -> None:
+        memory_id, text = str(request.payload["id"]), str(request.payload["text"])
+        found = await self.engine.extract(text.strip(), True, (), request.subject_id)
+        claims = [await claim_event(memory_id, i, c, self.embed)
+                  for i, c in enumerate(flatten_claims(found))]
+        if claims:
+            await self._produce(request, ClaimsExtracted(
+                source_memory_id=memory_id, engine=self.engine.name, claims=claims))
+
+    async def _produce(self, request: ChangeEnvelope, payload: ClaimsExtracted) -> None:
+        event = EventEnvelope(
+            event_id=uuid7(), type=CLAIMS_EXTRACTED, v=1, project_id=request.project_id,
+            subject_id=request.subject_id, occurred_at=now_ms(), actor=ACTOR,
+            payload=payload.model_dump(mode="json"))
+        await self.producer.send_and_wait(
+            self.topic, orjson.dumps(event.model_dump(mode="json")),
+            key=subject_key(event.project_id, event.subject_id),
+            headers=[("type", event.type.encode()), ("v", b"1"),
+                     ("event_id", event.event_id.encode())])
+
+
+def register_claim_extraction(app: faust.App, settings: Settings) -> None:
+    """Adds the agent to the worker's Faust app (its consumer group), one request at a time."""
+    changes = app.topic(settings.changes_topic, value_type=bytes, key_type=bytes,
+                        value_serializer="raw", key_serializer="raw")
+
+    @app.agent(changes, concurrency=1)
+    async def extract_claims(stream: Any) -> None:
+        extractor = await ClaimExtractor.start(settings)
+        try:
+            async for value in stream:
+                await extractor.handle(value)
+        finally:
+            await extractor.close()
