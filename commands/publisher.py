@@ -12,6 +12,7 @@ from starlette.responses import Response
 from commands.outcome_waiter import OutcomeWaiter
 from core.http import json_response
 from core.kafka import subject_key
+from core.telemetry.kafka import timed_produce
 from schemas.envelope import EventEnvelope
 
 
@@ -34,6 +35,7 @@ class CommandBus:
     topic: str
     timeout_s: float
 
+    @timed_produce
     async def publish(self, event: EventEnvelope) -> None:
         await self.producer.send_and_wait(
             self.topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),

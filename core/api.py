@@ -9,6 +9,7 @@ from typing import cast
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +25,8 @@ from core.routing import Dispatcher
 from core.schema_pools import PoolProxy, SchemaPools
 from core.security import build_guard
 from core.settings import Settings
+from core.telemetry.http import RequestTelemetry
+from core.telemetry.routes import Operations
 from queries.change_tailer import ChangeTailer
 from queries.routes import event_routes, query_routes
 
@@ -66,14 +69,16 @@ def create_api(settings: Settings) -> Starlette:
                              extraction=ai.extraction)
         tailer = ChangeTailer.from_settings(settings)
         await tailer.start()
+        ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         routes = (command_routes(ctx) + query_routes(pool, ai.recall, recall_recorder(ctx))
-                  + event_routes(tailer, settings.sse_heartbeat_ms))
+                  + event_routes(tailer, settings.sse_heartbeat_ms) + ops.routes())
         guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         try:
             yield
         finally:
             purger.cancel()
+            await ops.close()
             await tailer.stop()
             await waiter.stop()
             await ai.aclose()
@@ -85,4 +90,4 @@ def create_api(settings: Settings) -> Starlette:
 
     methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "HEAD"]
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)],
-                     lifespan=lifespan)
+                     lifespan=lifespan, middleware=[Middleware(RequestTelemetry)])

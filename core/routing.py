@@ -74,6 +74,8 @@ def health_body() -> dict[str, object]:
 PUBLIC = "public"
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
 APPENDED_EVENT = "core.appended_event"
+ROUTE_TEMPLATE = "core.route"  # scope keys read by core.telemetry.http
+PROJECT = "core.project"
 
 
 class Dispatcher:
@@ -96,13 +98,16 @@ class Dispatcher:
         method = request.method.upper()
         path = request.scope.get("raw_path", b"").decode() or request.url.path
         if method == "GET" and path == "/health":
+            request.scope[ROUTE_TEMPLATE] = "/health"
             return json_response(200, health_body())
         found = self.find(method, path)
+        request.scope[ROUTE_TEMPLATE] = found[0].path if found is not None else None
         if found is not None and found[0].scope == PUBLIC:
             return await self._run(found[0], Call(request, "", found[1]))
         return await self.guard.admit(request, found, self.default_project, self._run)
 
     async def _run(self, route: RouteSpec, call: Call) -> Response:
+        call.request.scope[PROJECT] = call.project_id or None
         try:
             return await route.handler(call)
         except Exception as exc:

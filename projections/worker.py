@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import faust
@@ -17,6 +18,7 @@ import orjson
 from core.db import create_pool
 from core.kafka import new_producer
 from core.settings import Settings
+from core.telemetry.projector import observe_batch, start_projector_telemetry
 from projections.applier import Applier, BatchResult, Record
 from projections.claim_extraction_agent import register_claim_extraction
 from projections.handlers import HANDLERS
@@ -75,15 +77,16 @@ class ProjectorRuntime:
         await producer.start()
         relay = OutboxRelay(pool, producer, settings.changes_topic)
         asyncio.ensure_future(relay.run())
+        start_projector_telemetry(settings, pool)
         return cls(settings, Applier(pool, settings.worker_group, HANDLERS), relay, producer)
 
     async def apply(self, records: list[Record]) -> None:
+        started = time.perf_counter()
         result = await self.applier.apply(records)
         await self._dead_letter(result)
         if result.changes:
             self.relay.wake()
-        log.info("batch applied=%d skipped=%d changes=%d dlq=%d", result.applied,
-                 result.skipped, len(result.changes), len(result.dead_letters))
+        observe_batch(records, result, started)
 
     async def _dead_letter(self, result: BatchResult) -> None:
         for letter in result.dead_letters:

@@ -105,6 +105,10 @@ class ChangeTailer:
             for subscription in list(subscriptions):
                 self.unsubscribe(subscription, Signal.CLOSED)
 
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(group) for group in self._by_project.values())
+
     def subscribe(self, stream_filter: StreamFilter) -> Subscription:
         """Registered synchronously: the stream gets every matching change from `start` on."""
         subscription = Subscription(stream_filter, tuple(self.positions),

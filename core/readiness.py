@@ -1,0 +1,72 @@
+"""`GET /ready`: may this API process take traffic? Postgres answers `select 1`, Kafka answers
+the events topic's end offsets, and the projector is at most `CORE_READY_MAX_LAG` events behind
+(sum over partitions). Each check is bounded by a timeout; Postgres and Kafka run at once.
+
+200 `{"ready": true, "checks": {...}}`, or 503 with `"failing": [names]`. `/health` stays the
+liveness probe: it never touches a dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from core.telemetry.kafka import LogEnds
+from core.telemetry.lag import applied_offsets, lag_by_partition
+
+T = TypeVar("T")
+Check = dict[str, Any]
+
+
+async def bounded(step: Awaitable[T], timeout_s: float) -> tuple[T | None, str | None]:
+    """The step's result, or None and a short reason (never raises)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await step, None
+    except TimeoutError:
+        return None, f"timed out after {timeout_s:g}s"
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:300]
+
+
+@dataclass
+class Readiness:
+    pool: Any
+    ends: LogEnds
+    consumer: str
+    max_lag: int
+    timeout_s: float = 2.0
+
+    async def check(self) -> tuple[bool, dict[str, Check]]:
+        (pg, pg_error), (ends, kafka_error) = await asyncio.gather(
+            bounded(self.pool.fetchval("SELECT 1"), self.timeout_s),
+            bounded(self.ends.fetch(), self.timeout_s))
+        checks = {"postgres": _result(pg_error), "kafka": _result(kafka_error)}
+        if ends is not None:
+            checks["kafka"]["partitions"] = len(ends)
+        checks["projector"] = await self._projector(ends, pg_error)
+        return all(c["ok"] for c in checks.values()), checks
+
+    async def _projector(self, ends: dict[int, int] | None, pg_error: str | None) -> Check:
+        if ends is None or pg_error is not None:
+            return {"ok": False, "error": "lag unknown: postgres or kafka unavailable"}
+        applied, error = await bounded(
+            applied_offsets(self.pool, self.consumer, self.ends.topic), self.timeout_s)
+        if applied is None:
+            return {"ok": False, "error": error}
+        lag = sum(lag_by_partition(ends, applied).values())
+        found: Check = {"ok": lag <= self.max_lag, "lag": lag, "max_lag": self.max_lag}
+        return found if found["ok"] else {**found, "error": "projector lag above max_lag"}
+
+
+def _result(error: str | None) -> Check:
+    return {"ok": True} if error is None else {"ok": False, "error": error}
+
+
+def ready_body(ready: bool, checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
+    if ready:
+        return 200, {"ready": True, "checks": checks}
+    failing = [name for name, c in checks.items() if not c["ok"]]
+    return 503, {"ready": False, "failing": failing, "checks": checks}
