@@ -126,14 +126,15 @@ class Applier:
             result.dead_letters.append(DeadLetter(record, f"no projector for {event.type}"))
             return
         position = Position(record.topic, record.partition, record.offset)
-        outcome = await self._run_handler(conn, handler, EventTx(conn, event, position), result)
+        outcome = await self._run_handler(conn, handler, EventTx(conn, event, position), result,
+                                          record)
         result.applied += 1
         result.timeline.append(timeline_row(event, position, outcome))
         if outcome is not None:
             result.outcomes.append((event, outcome))
 
     async def _run_handler(self, conn: asyncpg.Connection, handler: Handler, tx: EventTx,
-                           result: BatchResult) -> Outcome | None:
+                           result: BatchResult, record: Record) -> Outcome | None:
         previous = await self._idempotent_outcome(conn, tx.event, result)
         if previous is not None:
             result.replayed.add(tx.event.event_id)
@@ -147,6 +148,10 @@ class Applier:
             log.error("event %s (%s) rejected by the database: %s", tx.event.event_id,
                       tx.event.type, exc)
             return Outcome(500, {"error": "server_error", "message": str(exc)})
+        except Exception as exc:  # a projector bug: park the event, keep the partition moving
+            log.exception("projector failed on %s (%s)", tx.event.event_id, tx.event.type)
+            result.dead_letters.append(DeadLetter(record, f"projector error: {exc!r}"))
+            return Outcome(500, {"error": "server_error", "message": "projector error"})
         result.changes.extend(tx.changes)
         return outcome
 

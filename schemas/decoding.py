@@ -61,7 +61,16 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_envelope(data: dict[str, Any]) -> EventEnvelope:
+    from schemas.registry import PAYLOADS
+
     try:
-        return EventEnvelope.model_validate(data)
+        envelope = EventEnvelope.model_validate(data)
     except ValidationError as exc:
         raise DecodeError(f"invalid envelope: {exc.errors()[0]['msg']}") from exc
+    try:
+        PAYLOADS[envelope.type].model_validate(envelope.payload)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise DecodeError(f"invalid {envelope.type} payload at {error['loc']}: "
+                          f"{error['msg']}") from exc
+    return envelope

@@ -183,9 +183,12 @@ class System:
         conn = await asyncpg.connect(self.dsn)
         try:
             while True:
+                schema = await conn.fetchval(
+                    "SELECT schema_name FROM projection_pointer") or "public"
                 rows = await conn.fetch(
-                    "SELECT partition, next_offset FROM projection_offsets WHERE consumer = $1 "
-                    "AND topic = $2", settings.worker_group, settings.events_topic)
+                    f'SELECT partition, next_offset FROM "{schema}".projection_offsets '
+                    "WHERE consumer = $1 AND topic = $2", settings.worker_group,
+                    settings.events_topic)
                 done = {r["partition"]: r["next_offset"] for r in rows}
                 if all(done.get(p, 0) >= end for p, end in ends.items()):
                     return
