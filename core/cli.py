@@ -8,6 +8,7 @@ import logging
 import sys
 
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
+from core.cli_ops import OPS_COMMANDS, add_ops_parsers
 from core.settings import Settings, load_settings
 
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="exit non-zero when files and database disagree")
     add_keys_parser(sub)
     add_history_parsers(sub)
+    add_ops_parsers(sub)
     return parser
 
 
@@ -148,7 +150,7 @@ def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
-            "keys": cmd_keys, **HISTORY_COMMANDS}
+            "keys": cmd_keys, **HISTORY_COMMANDS, **OPS_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

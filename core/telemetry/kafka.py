@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from core.metrics import KAFKA_PRODUCE_SECONDS
 
@@ -29,16 +30,15 @@ class LogEnds:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         self._consumer: AIOKafkaConsumer | None = None
+        self._partitions = 0
 
     async def fetch(self) -> dict[int, int]:
         """Log end offset of every partition of the topic (callers bound it with a timeout)."""
         try:
             consumer = await self._connected()
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                raise TopicMissing(f"topic {self.topic} does not exist")
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            if not self._partitions:
+                self._partitions = await partition_count(self.bootstrap, self.topic)
+            tps = [TopicPartition(self.topic, p) for p in range(self._partitions)]
             ends = await consumer.end_offsets(tps)
             return {tp.partition: offset for tp, offset in ends.items()}
         except BaseException:
@@ -54,10 +54,23 @@ class LogEnds:
         return self._consumer
 
     async def close(self) -> None:
-        consumer, self._consumer = self._consumer, None
+        consumer, self._consumer, self._partitions = self._consumer, None, 0
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    found = [t for t in described if t["topic"] == topic and t["error_code"] == 0]
+    if not found or not found[0]["partitions"]:
+        raise TopicMissing(f"topic {topic} does not exist")
+    return len(found[0]["partitions"])
 
 
 def timed_produce(produce: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -28,7 +28,8 @@ def json_logger(name: str) -> logging.Logger:
     """The named logger, given a JSON stderr handler the first time it is asked for."""
     logger = logging.getLogger(name)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        # the real stderr: Faust's worker redirects sys.stderr into its own text log
+        handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         logger.propagate = False
