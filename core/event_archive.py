@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.kafka import new_producer
 from core.settings import Settings
+from core.telemetry.kafka import partition_count
 
 
 def encode_bytes(raw: bytes | None) -> str | dict[str, str] | None:
@@ -56,11 +57,8 @@ async def export_topic(settings: Settings, topic: str, path: Path) -> dict[int, 
                                 enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
-                                                        or ())]
-        if not tps:
-            raise RuntimeError(f"topic {topic} does not exist")
+        count = await partition_count(settings.resolved_bootstrap(), topic)
+        tps = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(tps)
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         with path.open("wb") as out:
