@@ -21,6 +21,7 @@ from commands.record_recall import recall_recorder
 from commands.routes import command_routes
 from core.ai_wiring import build_ai
 from core.kafka import new_producer
+from core.openapi import openapi_route
 from core.routing import Dispatcher
 from core.schema_pools import PoolProxy, SchemaPools
 from core.security import build_guard
@@ -72,6 +73,7 @@ def create_api(settings: Settings) -> Starlette:
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         routes = (command_routes(ctx) + query_routes(pool, ai.recall, recall_recorder(ctx))
                   + event_routes(tailer, settings.sse_heartbeat_ms) + ops.routes())
+        routes.append(openapi_route(routes))
         guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         try:
