@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := .cache/kafka-libs
 
-.PHONY: run test setup lint typecheck clean
+.PHONY: run test setup lint typecheck clean promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,18 @@ $(JARS)/.fetched: core/runtime/kafka/pom.xml
 	mvn -B -q -f core/runtime/kafka/pom.xml dependency:copy-dependencies -Dkafka.libs.dir=$(abspath $(JARS))
 	touch $@
 
-setup: $(VENV)/.installed $(JARS)/.fetched
+# promtool (Debian package `prometheus`) checks and unit-tests compose/prometheus rules; the
+# rule tests fail without it. Installed with apt-get when root (or password-less sudo) allows.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool missing: install it (Debian/Ubuntu: apt-get install prometheus)" >&2; fi; }
+
+setup: $(VENV)/.installed $(JARS)/.fetched promtool
 
 run: setup
 	$(BIN)/core dev
