@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
@@ -65,9 +66,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print("refusing to start: migrations are pending or changed (run `core migrate`)",
               file=sys.stderr)
         return 1
-    uvicorn.run(create_api(settings), host=settings.host, port=settings.port,
-                loop="uvloop", log_level="warning", access_log=False)
+    options = {"host": settings.host, "port": settings.port, "loop": "uvloop",
+               "log_level": "warning", "access_log": False}
+    if args.workers > 1:  # each process gets its own pools, producer and change tailer
+        uvicorn.run("core.cli:api_from_environment", factory=True, workers=args.workers,
+                    **options)
+    else:
+        uvicorn.run(create_api(settings), **options)
     return 0
+
+
+def api_from_environment() -> object:
+    """The ASGI app of one of several API processes (`core serve --workers N`)."""
+    from core.api import create_api
+
+    return create_api(load_settings())
 
 
 def _check_args() -> argparse.Namespace:
@@ -123,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="run everything locally on embedded Postgres and Kafka")
     serve = sub.add_parser("serve", help="run the API against DATABASE_URL/KAFKA_BOOTSTRAP_SERVERS")
     serve.add_argument("--no-migration-check", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("CORE_API_WORKERS", "1")),
+                       help="API processes sharing the port (default: CORE_API_WORKERS or 1)")
     sub.add_parser("worker", help="run a projection worker")
     migrate = sub.add_parser("migrate", help="apply pending migrations")
     migrate.add_argument("--status", action="store_true", help="list applied and pending files")

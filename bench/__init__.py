@@ -1,0 +1,1 @@
+"""CORE load harness: `python -m bench` (see `bench.cli`)."""

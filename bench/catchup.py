@@ -1,0 +1,87 @@
+"""Runs the projector and replay scenarios (see `bench.projector`)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+from bench.context import Bench
+from bench.projector import (
+    delete_topics,
+    drop_database,
+    fresh_database,
+    produce,
+    progress,
+    worker_env,
+)
+from bench.stats import Scenario
+from core.kafka import end_offsets, ensure_topics
+from core.runtime.process import ChildProcess
+from core.settings import Settings
+from projections.replay import Replayer, StopRule, create_projection_schema
+
+
+def admin_dsn(database_url: str) -> str:
+    return database_url.rsplit("/", 1)[0] + "/postgres"
+
+
+async def run_projector(bench: Bench) -> None:
+    name, count = f"core_bench_{bench.run_id}", bench.options.projector_events
+    admin = admin_dsn(bench.stack.database_url)
+    dsn = await fresh_database(admin, name)
+    settings = bench.stack.settings(DATABASE_URL=dsn, CORE_TOPIC_PREFIX=f"bench{bench.run_id}",
+                                    CORE_WORKER_GROUP=f"bench-{bench.run_id}")
+    home = tempfile.mkdtemp(prefix="core-bench-worker-")
+    try:
+        await ensure_topics(settings)
+        produced = await produce(settings, f"bench-{bench.run_id}-proj", count,
+                                 bench.options.subjects)
+        bench.note(f"produced {count} events in {produced:.1f} s")
+        total = sum((await end_offsets(settings, settings.events_topic)).values())
+        await _catch_up(bench, settings, dsn, home, total)
+        await _replay(bench, settings, dsn, total)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        await drop_database(admin, name)
+        await delete_topics(settings)
+
+
+async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total: int) -> None:
+    worker = ChildProcess.start("bench-worker", [sys.executable, "-m", "core.cli", "worker"],
+                                env=worker_env(settings, home),
+                                log_path=Path(home) / "worker.log")
+    bench.memory.add("projector-worker", worker.pid)
+    try:
+        samples = await progress(dsn, settings, total, timeout=600)
+        bench.memory.sample()
+    finally:
+        worker.stop()
+    first = next((t for t, done in samples if done > 0), samples[-1][0])
+    last_done = next(t for t, done in samples if done >= total)
+    steady = last_done - first
+    bench.record(Scenario(
+        name=f"projector.{total}", group="projector", requests=total,
+        duration_s=round(steady, 2), throughput=round(total / steady, 1) if steady else 0.0,
+        unit="events/s", extra={"with_startup_s": round(last_done, 2),
+                                "startup_s": round(first, 2)}))
+
+
+async def _replay(bench: Bench, settings: Settings, dsn: str, total: int) -> None:
+    schema = f"replay_{bench.run_id}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await create_projection_schema(conn, schema)
+    finally:
+        await conn.close()
+    began = time.perf_counter()
+    summary = await Replayer(settings, schema).run(StopRule())
+    seconds = time.perf_counter() - began
+    bench.record(Scenario(
+        name=f"replay.{total}", group="replay", requests=summary.events,
+        duration_s=round(seconds, 2), throughput=round(summary.events / seconds, 1),
+        unit="events/s", extra={"applied": summary.applied}))
