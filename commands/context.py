@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from commands.publisher import CommandBus, wants_async
+from core.ai.extraction import ExtractionEngine
 from core.ids import uuid7
 from core.routing import APPENDED_EVENT, Call
 from core.timefmt import now_ms
@@ -26,6 +27,7 @@ class CommandContext:
     bus: CommandBus
     pool: asyncpg.Pool
     embed: Embed = no_embedding
+    extraction: ExtractionEngine | None = None
 
     def envelope(self, call: Call, event_type: str, subject_id: str,
                  payload: dict[str, Any], v: int = 1) -> EventEnvelope:

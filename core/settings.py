@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.ai.providers import parse_flag
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(default="", alias="OPENAI_BASE_URL")
     openai_embed_model: str = Field(default="text-embedding-3-small", alias="OPENAI_EMBED_MODEL")
     embed_timeout_ms: int = Field(default=3000, alias="CORE_EMBED_TIMEOUT_MS")
+    core_ai_mode: str = Field(default="auto", alias="CORE_AI_MODE")
+    cerebras_api: str = Field(default="", alias="CEREBRAS_API")
+    cerebras_base_url: str = Field(default="", alias="CEREBRAS_BASE_URL")
+    retrieval_model: str = Field(default="", alias="RETRIEVAL_MODEL")
+    use_retrieval_expand: bool = Field(default=True, alias="USE_RETRIEVAL_EXPAND")
     auth: str = Field(default="required", alias="CORE_AUTH")
     jwt_secret: str = Field(default="", alias="CORE_JWT_SECRET")
     jwt_public_key: str = Field(default="", alias="CORE_JWT_PUBLIC_KEY")
@@ -50,6 +57,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_default_project(cls, value: str) -> str:
         return value.strip() or "default-project"
+
+    @field_validator("use_retrieval_expand", mode="before")
+    @classmethod
+    def _retrieval_expand_flag(cls, value: object) -> object:
+        """Spec flag syntax (§2): 1|true|yes|on, 0|false|no|off, anything else → default."""
+        return parse_flag(value, True) if isinstance(value, str) else value
 
     @property
     def embedded_postgres(self) -> bool:
