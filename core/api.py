@@ -19,7 +19,9 @@ from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
 from commands.record_recall import recall_recorder
 from commands.routes import command_routes
+from core.admin_replays import AsOfReplays
 from core.ai_wiring import build_ai
+from core.console import console_routes
 from core.kafka import new_producer
 from core.openapi import openapi_route
 from core.routing import Dispatcher
@@ -73,6 +75,7 @@ def create_api(settings: Settings) -> Starlette:
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         routes = (command_routes(ctx) + query_routes(pool, ai.recall, recall_recorder(ctx))
                   + event_routes(tailer, settings.sse_heartbeat_ms) + ops.routes())
+        routes += AsOfReplays(settings).routes() + console_routes()
         routes.append(openapi_route(routes))
         guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
