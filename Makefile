@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := .cache/kafka-libs
 
-.PHONY: run test setup lint typecheck clean promtool
+.PHONY: run test setup lint typecheck clean promtool chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,19 @@ promtool:
 	      --no-install-recommends prometheus >/dev/null; \
 	  else echo "promtool missing: install it (Debian/Ubuntu: apt-get install prometheus)" >&2; fi; }
 
+# Debian's Chromium (+ chromedriver) for the console's browser tests (tests/e2e), driven by
+# Playwright with the system browser: no browser download. Installed only when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null; \
+	  else echo "chromium missing: install it (Debian/Ubuntu: apt-get install chromium)" >&2; fi; }
+
 setup: $(VENV)/.installed $(JARS)/.fetched promtool
+setup: chromium
 
 run: setup
 	$(BIN)/core dev

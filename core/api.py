@@ -19,6 +19,7 @@ from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
 from commands.record_recall import recall_recorder
 from commands.routes import command_routes
+from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
 from core.ai_wiring import build_ai
 from core.console import console_routes
@@ -75,7 +76,8 @@ def create_api(settings: Settings) -> Starlette:
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         routes = (command_routes(ctx) + query_routes(pool, ai.recall, recall_recorder(ctx))
                   + event_routes(tailer, settings.sse_heartbeat_ms) + ops.routes())
-        routes += AsOfReplays(settings).routes() + console_routes()
+        routes += (AsOfReplays(settings).routes() + dead_letter_routes(settings)
+                   + console_routes())
         routes.append(openapi_route(routes))
         guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)

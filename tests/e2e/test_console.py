@@ -109,7 +109,8 @@ async def test_live_view_renders_events_as_they_arrive_and_resumes(page: Page,
     superseded = page.locator(f'#live-log li[data-event-type="memory.superseded"]'
                               f'[data-id="{blue}"]')
     await expect(superseded).to_contain_text(f"superseded by {green}")
-    await expect(page.locator("#live-log li")).to_have_count(3)
+    await expect(page.locator('#live-log li[data-event-type^="memory."]')).to_have_count(3)
+    await expect(page.locator('#live-log li[data-event-type="connected"]')).to_have_count(2)
     await claim(core, project, subject, "ramen")
     await expect(page.locator('#live-log li[data-event-type="claim.asserted"]')).to_have_count(1)
     await page.screenshot(path=screenshot_path("live"), full_page=True)
@@ -191,6 +192,7 @@ async def test_health_view_reads_ready_and_metrics(page: Page, core: System) -> 
     await open_console(page, core, new_project(), "health-check", "health")
     await expect(page.locator('[data-metric="ready"] dd')).to_have_text("ready")
     await expect(page.locator('[data-metric="lag"] dd')).to_have_text("0")
+    await expect(page.locator('[data-metric="dlq"] dd')).to_have_text("0")
     await expect(page.locator('[data-metric="sse"] dd')).to_have_text(re.compile(r"^\d+$"))
     await expect(page.locator('[data-metric="rps"] dd')).to_have_text(
         re.compile(r"^\d+\.\d\d$"), timeout=15_000)

@@ -1,7 +1,7 @@
 // Health: readiness (/ready) and the API process's metrics (/metrics), polled while the view is
 // open. A metric this process does not report is shown as such, never as zero.
 
-import { publicText } from './api.js';
+import { get, publicText } from './api.js';
 import { badge, fill, h, table, when } from './dom.js';
 import { parsePrometheus, select, total } from './prom.js';
 
@@ -43,6 +43,7 @@ export function createHealthView(panel) {
   async function poll() {
     const [ready, metrics] = await Promise.all([publicText('/ready'), publicText('/metrics')]
       .map((p) => p.catch((error) => ({ ok: false, status: 0, text: String(error) }))));
+    const dlq = await deadLetters();
     let readiness = null;
     try { readiness = JSON.parse(ready.text); } catch { readiness = null; }
     const samples = metrics.ok ? parsePrometheus(metrics.text) : [];
@@ -50,12 +51,12 @@ export function createHealthView(panel) {
     const now = { at: Date.now(), requests, all: [...requests.values()].reduce((a, b) => a + b, 0),
       errors: select(samples, REQUESTS).length
         ? total(samples, REQUESTS, (l) => String(l.status).startsWith('5')) || 0 : null };
-    render(readiness, samples, now, metrics.ok);
+    render(readiness, samples, now, metrics.ok, dlq);
     previous = now;
     stamp.textContent = `Updated ${when(new Date(now.at).toISOString())}, every ${EVERY_MS / 1000}s while this view is open.`;
   }
 
-  function render(readiness, samples, now, metricsOk) {
+  function render(readiness, samples, now, metricsOk, dlq) {
     const seconds = previous ? (now.at - previous.at) / 1000 : 0;
     const projector = readiness && readiness.checks ? readiness.checks.projector || {} : {};
     const lag = typeof projector.lag === 'number' ? projector.lag : total(samples, 'core_projector_lag_events');
@@ -64,7 +65,7 @@ export function createHealthView(panel) {
     fill(cards,
       card('Ready', readiness ? badge(readiness.ready ? 'ready' : 'not ready', readiness.ready ? 'active' : 'deleted') : 'unknown', 'ready'),
       card('Projector lag (events)', shown(lag), 'lag'),
-      card('Dead letters', shown(total(samples, 'core_dead_letters_total')), 'dlq'),
+      card('Dead letters', dlq, 'dlq'),
       card('SSE subscribers', shown(total(samples, 'core_sse_subscribers')), 'sse'),
       card('Requests / s', perSecond(previous && rate(now.all, previous.all, seconds), previous), 'rps'),
       card('5xx / s', errorRate, 'errors'),
@@ -72,6 +73,16 @@ export function createHealthView(panel) {
       card('Outbox backlog', shown(total(samples, 'core_outbox_backlog')), 'outbox'));
     renderChecks(readiness);
     renderRoutes(now.requests, seconds, metricsOk);
+  }
+
+  // The worker counts dead letters in its own metrics, which this page cannot reach; an admin
+  // key reads the DLQ topic's size instead.
+  async function deadLetters() {
+    try {
+      return String((await get('/api/v1/admin/dead-letters')).count);
+    } catch (error) {
+      return error.status === 403 ? 'needs an admin key' : 'not reported';
+    }
   }
 
   function card(label, value, key) {
