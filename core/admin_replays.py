@@ -57,9 +57,13 @@ def parse_until(raw: bytes) -> datetime:
         raise BadRequest("invalid_until", "until is not an ISO-8601 time") from exc
     if until.tzinfo is None:
         raise BadRequest("invalid_until", "until needs a timezone, e.g. 2026-01-31T12:00:00Z")
+    try:
+        until = until.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadRequest("invalid_until", "until is out of range") from exc
     if until > datetime.now(UTC):
         raise BadRequest("until_in_future", "until must not be in the future")
-    return until.astimezone(UTC)
+    return until
 
 
 def schema_name(project_id: str, until: datetime, log_ends: dict[int, int] | None = None) -> str:

@@ -54,6 +54,8 @@ CASES = [
     Case("GET", "/api/v1/claims/clm_x", "claims:read", 404),
     Case("GET", "/api/v1/subjects/u/timeline", "events:read", 200),
     Case("GET", "/api/v1/commands/0192a000-0000-7000-8000-000000000000", "memories:read", 404),
+    Case("POST", "/api/v1/admin/replays", "admin", 400),
+    Case("GET", "/api/v1/admin/dead-letters", "admin", 200),
 ]
 
 
