@@ -56,15 +56,18 @@ export function table({ caption, columns, rows, empty = 'Nothing to show.', rowA
 export function confirmButton(label, confirmLabel, action, attrs = {}) {
   let armed = null;
   const button = h('button', { type: 'button', ...attrs }, label);
+  const name = attrs['aria-label'];
   const disarm = () => {
     clearTimeout(armed);
     armed = null;
     button.textContent = label;
+    if (name) button.setAttribute('aria-label', name);
     button.classList.remove('armed');
   };
   button.addEventListener('click', async () => {
     if (!armed) {
       button.textContent = confirmLabel;
+      if (name) button.setAttribute('aria-label', `${confirmLabel}: ${name}`);
       button.classList.add('armed');
       armed = setTimeout(disarm, 6000);
       return;

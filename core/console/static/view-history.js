@@ -21,7 +21,8 @@ export function createHistoryView(panel, ctx) {
   const asOfBox = h('div', { id: 'asof-state', 'aria-live': 'polite' });
   slider.addEventListener('input', () => describe(Number(slider.value)));
   slider.addEventListener('change', () => showAsOf(Number(slider.value)));
-  fill(panel, heading, timelineBox, more,
+  fill(panel, heading, h('div', { class: 'toolbar' },
+    h('button', { type: 'button', onclick: () => load() }, 'Refresh')), timelineBox, more,
     h('section', { 'aria-labelledby': 'asof-title', class: 'asof' },
       h('h3', { id: 'asof-title' }, 'Time travel'),
       h('p', { class: 'muted' }, 'Move the slider (or use the arrow keys) to see the subject as it was right after an event.'),

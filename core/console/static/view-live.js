@@ -13,6 +13,12 @@ function summary(frame) {
   if (frame.event === 'memory.superseded') return `${d.id} superseded by ${d.superseded_by}`;
   if (frame.event === 'memory.updated') return d.status ? `${d.id} is ${d.status}` : `${d.id} updated`;
   if (frame.event === 'memory.deleted') return `${d.id} deleted`;
+  if (frame.event === 'claim.asserted') return `${d.predicate} = ${d.object_value} (slot ${d.slot})`;
+  if (frame.event === 'claim.retracted') return `${d.claim_id} retracted${d.reason ? ` (${d.reason})` : ''}`;
+  if (frame.event === 'slot.changed') return `slot ${d.slot}: ${d.active_claim_id || 'no winner'} (${d.status})`;
+  if (frame.event === 'connected') return `stream open for ${d.subject_id || 'the whole project'}`;
+  if (frame.event === 'reset') return 'the saved position is gone (retention); continuing live, some events may be missing';
+  if (frame.event === 'overflow') return 'this page fell too far behind; reconnecting from the last position';
   return short(d, 200);
 }
 
@@ -83,9 +89,9 @@ export function createLiveView(panel, ctx) {
     const d = frame.data || {};
     log.prepend(h('li', { class: 'event', dataset: { eventType: frame.event, id: d.id || '' } },
       h('span', { class: 'event-time' }, when(new Date().toISOString())), ' ', badge(frame.event, frame.event.split('.')[0]),
-      ' ', d.subject_id ? h('span', { class: 'muted' }, `${d.subject_id} · `) : null,
+      ' ', d.subject_id && frame.event !== 'connected' ? h('span', { class: 'muted' }, `${d.subject_id} · `) : null,
       h('span', { class: 'event-text' }, summary(frame) ?? ''),
-      d.id ? [' ', h('code', {}, d.id)] : null));
+      d.id && frame.event.startsWith('memory.') ? [' ', h('code', {}, d.id)] : null));
     while (log.children.length > KEEP) log.lastElementChild.remove();
   }
 
