@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.context import Bench
+from bench.memory import cpu_seconds
 from bench.projector import (
     delete_topics,
     drop_database,
@@ -56,9 +57,15 @@ async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total
                                 env=worker_env(settings, home),
                                 log_path=Path(home) / "worker.log")
     bench.memory.add("projector-worker", worker.pid)
+    postgres = bench.stack.pids.get("postgres", [])
+    pg_before = cpu_seconds(postgres)
     try:
         samples = await progress(dsn, settings, total, timeout=600)
         bench.memory.sample()
+        cpu = {"worker_cpu_ms_per_event": round(cpu_seconds([worker.pid]) * 1000 / total, 3)}
+        if postgres:
+            cpu["postgres_cpu_ms_per_event"] = round(
+                (cpu_seconds(postgres) - pg_before) * 1000 / total, 3)
     finally:
         worker.stop()
     first = next((t for t, done in samples if done > 0), samples[-1][0])
@@ -68,7 +75,7 @@ async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total
         name=f"projector.{total}", group="projector", requests=total,
         duration_s=round(steady, 2), throughput=round(total / steady, 1) if steady else 0.0,
         unit="events/s", extra={"with_startup_s": round(last_done, 2),
-                                "startup_s": round(first, 2)}))
+                                "startup_s": round(first, 2), **cpu}))
 
 
 async def _replay(bench: Bench, settings: Settings, dsn: str, total: int) -> None:

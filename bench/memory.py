@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -53,3 +54,16 @@ class MemoryWatch:
             seen["peak_process_mb"] = round(max(seen["peak_process_mb"], *peaks), 1)
             seen["peak_tree_mb"] = round(max(seen["peak_tree_mb"], sum(peaks), current), 1)
             seen["processes"] = max(int(seen["processes"]), len(tree))
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU time of the processes under `roots` that are alive now."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in (p for root in roots for p in process_tree(root)):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks

@@ -56,6 +56,7 @@ class BatchResult:
     outcomes: list[tuple[EventEnvelope, Outcome]] = field(default_factory=list)
     replayed: set[str] = field(default_factory=set)
     timeline: list[TimelineRow] = field(default_factory=list)
+    guarded: bool = True
 
     def outcome_for_key(self, project_id: str, key: str) -> Outcome | None:
         for event, outcome in self.outcomes:
@@ -87,7 +88,20 @@ class Applier:
                 delay = min(delay * 2, 5.0)
 
     async def _apply_once(self, records: Sequence[Record]) -> BatchResult:
-        result = BatchResult()
+        """The whole batch without savepoints first; if any event fails, the transaction is
+        rolled back and the batch runs again with one savepoint per event, so a failing
+        event still gets its 500 outcome or dead letter and the others still apply."""
+        try:
+            return await self._apply_batch(records, guarded=False)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            log.info("batch of %d failed without savepoints (%r); re-running it guarded",
+                     len(records), exc)
+            return await self._apply_batch(records, guarded=True)
+
+    async def _apply_batch(self, records: Sequence[Record], guarded: bool) -> BatchResult:
+        result = BatchResult(guarded=guarded)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL core.projector = 'on'")
             await self._enter_schema(conn)
@@ -139,6 +153,10 @@ class Applier:
         if previous is not None:
             result.replayed.add(tx.event.event_id)
             return previous
+        if not result.guarded:  # any error aborts the batch, which then runs guarded
+            outcome = await handler(tx)
+            result.changes.extend(tx.changes)
+            return outcome
         try:
             async with conn.transaction():
                 outcome = await handler(tx)

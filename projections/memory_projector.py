@@ -31,11 +31,13 @@ WHERE project_id = $1 AND subject_id = $2 AND status = 'active' AND NOT is_delet
   AND embedding IS NOT NULL AND (1 - (embedding <=> $3)) * 100 >= 60
 ORDER BY embedding <=> $3, id LIMIT 51
 """
-EXACT_SQL = """
-SELECT 1 FROM memories WHERE project_id = $1 AND subject_id = $2 AND status = 'active'
+PRECHECK_SQL = """
+SELECT EXISTS (SELECT 1 FROM memories WHERE id = $4) AS taken, EXISTS (
+  SELECT 1 FROM memories WHERE project_id = $1 AND subject_id = $2 AND status = 'active'
   AND NOT is_deleted AND md5(lower(regexp_replace(btrim(text), '\\s+', ' ', 'g')))
-    = md5(lower(regexp_replace(btrim($3::text), '\\s+', ' ', 'g'))) LIMIT 1
+    = md5(lower(regexp_replace(btrim($3::text), '\\s+', ' ', 'g')))) AS exact_repost
 """
+"""One round trip: is the id taken, and is the text an exact re-post in the subject."""
 INSERT_SQL = """
 INSERT INTO memories (id, project_id, subject_id, text, kind, visibility, importance,
   confidence, is_temporal, tags, metadata, embedding, status, superseded_by, is_deleted,
@@ -72,18 +74,15 @@ async def _similar(tx: EventTx, embedding: list[float]) -> list[Similar]:
     return [Similar(r["id"], float(r["similarity"])) for r in rows]
 
 
-async def _exact_repost(tx: EventTx, text: str) -> bool:
-    row = await tx.conn.fetchval(EXACT_SQL, tx.event.project_id, tx.event.subject_id, text)
-    return row is not None
-
-
 async def submit(tx: EventTx) -> Outcome:
     memory = MemorySubmitted.model_validate(tx.event.payload)
     event = tx.event
-    if await tx.conn.fetchval("SELECT 1 FROM memories WHERE id = $1", memory.id):
+    check = await tx.conn.fetchrow(PRECHECK_SQL, event.project_id, event.subject_id,
+                                   memory.text, memory.id)
+    if check["taken"]:
         return Outcome(409, {"error": "memory_id_conflict", "id": memory.id})
     decision = decide_submission(await _similar(tx, memory.embedding),
-                                 exact_repost=await _exact_repost(tx, memory.text),
+                                 exact_repost=check["exact_repost"],
                                  no_supersede=memory.no_supersede)
     if decision.duplicate:
         return Outcome(200, {"id": None, "subject_id": event.subject_id, "text": memory.text,

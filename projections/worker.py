@@ -100,6 +100,9 @@ class ProjectorRuntime:
 
 
 def run_worker(settings: Settings) -> None:
+    import mode.loop
+
+    mode.loop.use("uvloop")  # before Faust creates its loop
     (settings.core_home / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel="INFO", quiet=True)
