@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, alias="CORE_DB_POOL_MAX")
     projector_batch_max: int = Field(default=500, alias="CORE_PROJECTOR_BATCH_MAX")
     sse_heartbeat_ms: int = Field(default=30_000, alias="CORE_SSE_HEARTBEAT_MS")
+    sse_max_per_project: int = Field(default=2000, alias="CORE_SSE_MAX_PER_PROJECT")
     sse_queue_max: int = Field(default=1000, alias="CORE_SSE_QUEUE_MAX")
     debug: bool = Field(default=False, alias="CORE_DEBUG")
     openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")

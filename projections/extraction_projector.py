@@ -66,12 +66,22 @@ async def _any_exists(tx: EventTx, claim_ids: list[str]) -> bool:
         "SELECT 1 FROM claims WHERE claim_id = ANY($1::text[]) LIMIT 1", claim_ids))
 
 
+async def _already_extracted(tx: EventTx, event: ClaimsExtracted) -> bool:
+    """Only the first extraction of a memory counts: a re-delivered request may make the
+    (non-deterministic) extractor answer differently, and that must not add claims."""
+    earlier = await tx.conn.fetchval(
+        "SELECT 1 FROM subject_events WHERE project_id = $1 AND subject_id = $2 "
+        "AND type = 'claims.extracted' AND payload->>'source_memory_id' = $3 LIMIT 1",
+        tx.event.project_id, tx.event.subject_id, event.source_memory_id)
+    return bool(earlier) or await _any_exists(tx, [c.claim_id for c in event.claims])
+
+
 async def claims_extracted(tx: EventTx) -> None:
     event = ClaimsExtracted.model_validate(tx.event.payload)
     subject = await tx.conn.fetchval(
         "SELECT subject_id FROM memories WHERE id = $1 AND project_id = $2 AND NOT is_deleted",
         event.source_memory_id, tx.event.project_id)
-    if subject is None or await _any_exists(tx, [c.claim_id for c in event.claims]):
+    if subject is None or await _already_extracted(tx, event):
         return None
     edge_ids = EdgeIds(tx.position)
     for claim in event.claims:

@@ -109,6 +109,9 @@ class ChangeTailer:
     def subscriber_count(self) -> int:
         return sum(len(group) for group in self._by_project.values())
 
+    def project_subscribers(self, project_id: str) -> int:
+        return len(self._by_project.get(project_id, ()))
+
     def subscribe(self, stream_filter: StreamFilter) -> Subscription:
         """Registered synchronously: the stream gets every matching change from `start` on."""
         subscription = Subscription(stream_filter, tuple(self.positions),

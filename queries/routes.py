@@ -47,9 +47,10 @@ def claim_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
     ]
 
 
-def event_routes(tailer: ChangeTailer, heartbeat_ms: int) -> list[RouteSpec]:
+def event_routes(tailer: ChangeTailer, heartbeat_ms: int,
+                 max_per_project: int = 2000) -> list[RouteSpec]:
     """The SSE stream, served from this process's change tailer."""
     return [
-        RouteSpec("GET", "/api/v1/events/memories", memory_events(tailer, heartbeat_ms),
-                  "events:read"),
+        RouteSpec("GET", "/api/v1/events/memories",
+                  memory_events(tailer, heartbeat_ms, max_per_project), "events:read"),
     ]

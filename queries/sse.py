@@ -34,7 +34,7 @@ import orjson
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
-from core.http import str_param
+from core.http import error, str_param
 from core.routing import Call, Handler
 from core.timefmt import iso_ms, now_ms
 from queries.change_catchup import CatchUpReader
@@ -145,8 +145,11 @@ class ChangeStream:
         return frame(change.type, ordered_payload(change), cursor.token())
 
 
-def memory_events(tailer: ChangeTailer, heartbeat_ms: int) -> Handler:
+def memory_events(tailer: ChangeTailer, heartbeat_ms: int,
+                  max_per_project: int = 2000) -> Handler:
     async def handler(call: Call) -> Response:
+        if tailer.project_subscribers(call.project_id) >= max_per_project:
+            return error(429, "too_many_subscribers", limit=max_per_project)
         query = call.request.query_params
         stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
                                      requested_types(query.get("include")))

@@ -212,3 +212,30 @@ def test_schema_driven_fuzz_finds_no_server_error(system: System) -> None:
         capture_output=True, text=True, timeout=600)
     print(done.stdout[-3000:])
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+
+
+async def test_sse_subscriber_cap_per_project(system: System) -> None:
+    replica = system.start_replica(env={"CORE_SSE_MAX_PER_PROJECT": "2"})
+    try:
+        headers = {**system.auth_headers, "x-project-id": PROJECT}
+        async with httpx.AsyncClient(base_url=replica.url, timeout=30) as client:
+            async with client.stream("GET", "/api/v1/events/memories", headers=headers) as one, \
+                    client.stream("GET", "/api/v1/events/memories", headers=headers) as two:
+                assert one.status_code == two.status_code == 200
+                await one.aiter_lines().__anext__()
+                await two.aiter_lines().__anext__()
+                third = await client.get("/api/v1/events/memories", headers=headers)
+                assert third.status_code == 429
+                assert third.json() == {"error": "too_many_subscribers", "limit": 2}
+                other = {**headers, "x-project-id": OTHER}
+                async with client.stream("GET", "/api/v1/events/memories",
+                                         headers=other) as elsewhere:
+                    assert elsewhere.status_code == 200
+    finally:
+        replica.stop()
+
+
+async def test_oversized_body_is_refused(api: httpx.AsyncClient) -> None:
+    response = await api.post("/api/v1/memories", headers={"x-project-id": PROJECT},
+                              content=b'{"subject_id":"u","text":"' + b"x" * (1 << 20) + b'"}')
+    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
