@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := .cache/kafka-libs
 
-.PHONY: run test setup lint typecheck clean promtool chromium
+.PHONY: run test setup runtime lint typecheck clean promtool chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,13 @@ chromium:
 	      chromium chromium-driver >/dev/null; \
 	  else echo "chromium missing: install it (Debian/Ubuntu: apt-get install chromium)" >&2; fi; }
 
-setup: $(VENV)/.installed $(JARS)/.fetched promtool
-setup: chromium
+# `make run` needs only the Python packages and the Kafka jars; the tests also need
+# promtool and Chromium.
+runtime: $(VENV)/.installed $(JARS)/.fetched
 
-run: setup
+setup: runtime promtool chromium
+
+run: runtime
 	$(BIN)/core dev
 
 test: setup
