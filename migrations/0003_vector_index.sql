@@ -29,13 +29,13 @@ CREATE INDEX IF NOT EXISTS idx_memories_subject_importance
 -- pgvector declares its distance functions with the default cost (1), so the planner
 -- believes that scoring every row of a 10k-memory subject exactly is cheaper than an
 -- index scan, while it is ~15x slower. A realistic cost lets it switch to the HNSW index
--- from a few thousand memories per subject. Owning the function is required; where the
--- extension belongs to another role (managed services) the default stays, which is
--- correct, only slower for mid-sized subjects.
+-- from a few thousand memories per subject. Where the function belongs to another role
+-- (managed services) or lives outside the search path, the default stays: still correct,
+-- only slower for mid-sized subjects. A dump/restore or extension upgrade may reset it.
 DO $$
 BEGIN
   ALTER FUNCTION cosine_distance(vector, vector) COST 50;
-EXCEPTION WHEN insufficient_privilege THEN
+EXCEPTION WHEN insufficient_privilege OR undefined_function THEN
   RAISE NOTICE 'cosine_distance cost left at its default: %', SQLERRM;
 END
 $$;
