@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from bench.http import Target
-from bench.memory import MemoryWatch
+from bench.memory import MemoryWatch, cpu_seconds
 from bench.stack import Stack
 from bench.stats import Scenario
 from core.kafka import end_offsets
@@ -53,6 +53,16 @@ class Bench:
     def note(self, text: str) -> None:
         self.notes.append(text)
         print(f"  note: {text}", flush=True)
+
+    def cpu_mark(self) -> dict[str, float]:
+        """CPU seconds used so far by each known process role (API, worker, Postgres...)."""
+        return {role: cpu_seconds(pids) for role, pids in self.memory.pids.items()}
+
+    def cpu_per_op(self, mark: dict[str, float], ops: int) -> dict[str, float]:
+        """CPU milliseconds per operation and role since `mark` (load-independent cost)."""
+        now = self.cpu_mark()
+        return {f"cpu_ms_per_op_{role}": round((now[role] - mark.get(role, 0.0)) * 1000 / ops, 3)
+                for role in now if ops}
 
     def wants(self, scenario: str) -> bool:
         return not self.options.only or scenario in self.options.only

@@ -89,10 +89,12 @@ async def read_scenarios(bench: Bench, size: int, project: str, subject: str,
         await conn.close()
     level, opts = bench.options.read_concurrency, bench.options
     for kind in ("get", "list", "search"):
+        mark = bench.cpu_mark()
         run = await drive(bench.target, level, opts.duration_s, opts.max_requests,
                           reader(kind, project, subject, ids, corpus))
         bench.record(summarize(f"reads.{kind}.{size}", f"reads-{size}", run.latencies,
-                               run.errors, run.seconds, level))
+                               run.errors, run.seconds, level,
+                               **bench.cpu_per_op(mark, len(run.latencies))))
 
 
 async def store_search(bench: Bench, size: int, corpus: search_bench.Corpus) -> None:

@@ -41,11 +41,13 @@ async def run_writes(bench: Bench) -> None:
     for mode in ("async", "wait"):
         for level in opts.write_levels:
             project = bench.project(f"writes-{mode}-{level}")
+            mark = bench.cpu_mark()
             run = await drive(bench.target, level, opts.duration_s, opts.max_requests,
                               writer(bench, mode, project))
             backlog = await bench.caught_up()
             scenario = summarize(f"writes.{mode}.c{level}", f"writes-{mode}", run.latencies,
-                                 run.errors, run.seconds, level, drain_s=round(backlog, 2))
+                                 run.errors, run.seconds, level, drain_s=round(backlog, 2),
+                                 **bench.cpu_per_op(mark, len(run.latencies)))
             if run.first_error:
                 scenario.extra["first_error"] = run.first_error
             bench.record(scenario)

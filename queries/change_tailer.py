@@ -64,6 +64,17 @@ class Subscription:
             self.queue.get_nowait()
         self.queue.put_nowait(signal)
 
+    async def next_batch(self, timeout: float, limit: int = 512) -> list[Delivery | Signal]:
+        """The next item and whatever else is already queued (a signal is always last,
+        `end` leaves nothing behind it); empty when `timeout` seconds pass without one."""
+        first = await self.next(timeout)
+        if first is None:
+            return []
+        items = [first]
+        while len(items) < limit and not isinstance(items[-1], Signal) and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
+
     async def next(self, timeout: float) -> Delivery | Signal | None:
         """The next item, or None when `timeout` seconds pass without one."""
         try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,7 +48,7 @@ from queries.change_feed import (
     parse_position,
     requested_types,
 )
-from queries.change_tailer import ChangeTailer, Signal, Subscription
+from queries.change_tailer import ChangeTailer, Delivery, Signal, Subscription
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
                "Connection": "keep-alive", "X-Accel-Buffering": "no"}
@@ -56,6 +57,20 @@ SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, 
 def frame(event: str, data: Any, position: str | None = None) -> bytes:
     lines = f"event: {event}\ndata: {orjson.dumps(data).decode()}\n"
     return (lines + (f"id: {position}\n" if position is not None else "") + "\n").encode()
+
+
+_HEADS: OrderedDict[str, bytes] = OrderedDict()
+
+
+def change_head(change: FeedChange) -> bytes:
+    """`event:` and `data:` lines of a change, encoded once for all its subscribers."""
+    head = _HEADS.get(change.change_id)
+    if head is None:
+        head = frame(change.type, ordered_payload(change))[:-1]
+        _HEADS[change.change_id] = head
+        if len(_HEADS) > 4096:
+            _HEADS.popitem(last=False)
+    return head
 
 
 def _stamp() -> dict[str, str]:
@@ -121,17 +136,28 @@ class ChangeStream:
                 yield frame("heartbeat", _stamp(), cursor.token())
                 beat = max(beat + self.heartbeat_s, time.monotonic())
                 continue
-            item = await subscription.next(beat - time.monotonic())
-            if item is Signal.OVERFLOW:
+            items = await subscription.next_batch(beat - time.monotonic())
+            chunk, signal = self._batch(cursor, items)
+            if chunk:
+                yield chunk
+            if signal is Signal.OVERFLOW:
                 yield frame("overflow", {"reason": "queue_full"})
+            if signal is not None:
                 return
-            if item is Signal.CLOSED:
-                return
-            if item is not None:
-                found = self._deliver(cursor, item.partition, item.offset, item.change,
-                                      item.snapshot)
-                if found is not None:
-                    yield found
+
+    def _batch(self, cursor: Cursor,
+               items: list[Delivery | Signal]) -> tuple[bytes, Signal | None]:
+        """The frames of everything already queued, as one write (a burst of changes costs
+        one wake-up and one send per subscriber, not one per change), and the end signal."""
+        frames: list[bytes] = []
+        for item in items:
+            if isinstance(item, Signal):
+                return b"".join(frames), item
+            found = self._deliver(cursor, item.partition, item.offset, item.change,
+                                  item.snapshot)
+            if found is not None:
+                frames.append(found)
+        return b"".join(frames), None
 
     def _deliver(self, cursor: Cursor, partition: int, offset: int, change: FeedChange | None,
                  snapshot: tuple[int, ...] = ()) -> bytes | None:
@@ -142,7 +168,7 @@ class ChangeStream:
             return None
         if not cursor.first_time(change.change_id):
             return None
-        return frame(change.type, ordered_payload(change), cursor.token())
+        return change_head(change) + f"id: {cursor.token()}\n\n".encode()
 
 
 def memory_events(tailer: ChangeTailer, heartbeat_ms: int,
