@@ -36,6 +36,11 @@ def min_score_param(query: Mapping[str, str]) -> float:
     return min(max(number, 0.0), 100.0) if math.isfinite(number) else DEFAULT_MIN_SCORE
 
 
+def first_values(query: QueryParams) -> dict[str, str]:
+    """Each parameter's first value (§4.1: a repeated key reads as its first occurrence)."""
+    return {key: query.getlist(key)[0] for key in query}
+
+
 def context_param(query: QueryParams) -> list[str]:
     """Repeatable `context`: trimmed, empties dropped, the last 5 kept."""
     return [item for item in (raw.strip() for raw in query.getlist("context")) if item][-5:]
@@ -53,21 +58,22 @@ def search_memories(
     pool: asyncpg.Pool, engine: RecallEngine, record: RecallRecorder | None = None
 ) -> Handler:
     async def handler(call: Call) -> Response:
-        query = call.request.query_params
-        subject = str_param(query.get("subject_id"))
+        params = first_values(call.request.query_params)
+        subject = str_param(params.get("subject_id"))
         if not subject:
             return error(400, "subject_id_required")
-        q = str_param(query.get("q"))
+        q = str_param(params.get("q"))
         if not q:
             return error(400, "q_required")
         result = await engine.recall(
             store_sources(pool, call.project_id, subject), q,
-            limit=int_param(query.get("limit"), 25, 1, 200),
-            min_score=min_score_param(query), context=context_param(query),
+            limit=int_param(params.get("limit"), 25, 1, 200),
+            min_score=min_score_param(params),
+            context=context_param(call.request.query_params),
         )
         body = search_body(q, engine.name, result)
-        if record is not None and str_param(query.get("chat_id")):
-            await record(call, subject, body["data"], dict(query))
+        if record is not None and str_param(params.get("chat_id")):
+            await record(call, subject, body["data"], dict(params))
         return json_response(200, body)
 
     return handler

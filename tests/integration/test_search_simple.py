@@ -109,3 +109,14 @@ async def test_search_with_chat_id_records_the_recalls(api: httpx.AsyncClient,
     by_memory = await api.get("/api/v1/memories/recalls", headers=headers,
                               params={"memory_id": first, "stats": "true"})
     assert by_memory.json()["stats"]["total_recalls"] == 1
+
+
+async def test_a_repeated_parameter_reads_its_first_value(api: httpx.AsyncClient) -> None:
+    headers = project()
+    tea = await create(api, headers, "jasmine tea")
+    await create(api, headers, "espresso coffee")
+    response = await api.get(SEARCH, headers=headers, params=[
+        ("subject_id", "u1"), ("subject_id", "u2"), ("q", "tea"), ("q", "coffee"),
+        ("limit", "5"), ("limit", "0")])
+    body = response.json()
+    assert body["query"] == "tea" and [hit["id"] for hit in body["data"]] == [tea]
