@@ -9,6 +9,7 @@ nothing twice.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,13 @@ class StreamFilter:
 
 
 def format_position(next_offsets: Iterable[int]) -> str:
-    return ".".join(str(offset) for offset in next_offsets)
+    return _format(tuple(next_offsets))
+
+
+@functools.lru_cache(maxsize=4096)
+def _format(next_offsets: tuple[int, ...]) -> str:
+    """Every live subscriber of a change carries the same position: format it once."""
+    return ".".join(map(str, next_offsets))
 
 
 def parse_position(text: str, partitions: int) -> tuple[int, ...] | None:
@@ -100,6 +107,9 @@ class Cursor:
         self.merge(snapshot)
 
     def merge(self, snapshot: Sequence[int]) -> None:
+        if len(snapshot) == len(self.next):
+            self.next = list(map(max, self.next, snapshot))
+            return
         for partition, offset in enumerate(snapshot):
             self.next[partition] = max(self.next[partition], offset)
 

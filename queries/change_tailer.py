@@ -88,7 +88,8 @@ class ChangeTailer:
     def __init__(self, bootstrap: str, topic: str, queue_max: int, partitions: int) -> None:
         self.bootstrap, self.topic, self.queue_max = bootstrap, topic, queue_max
         self.positions: list[int] = [0] * partitions
-        self._by_project: dict[str, set[Subscription]] = {}
+        # project → filter → subscriptions: a change is matched once per distinct filter
+        self._by_project: dict[str, dict[StreamFilter, set[Subscription]]] = {}
         self._consumer = changes_consumer(bootstrap)
         self._task: asyncio.Task[None] | None = None
 
@@ -112,29 +113,33 @@ class ChangeTailer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._consumer.stop()
-        for subscriptions in list(self._by_project.values()):
-            for subscription in list(subscriptions):
+        for groups in list(self._by_project.values()):
+            for subscription in [s for group in list(groups.values()) for s in group]:
                 self.unsubscribe(subscription, Signal.CLOSED)
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(group) for group in self._by_project.values())
+        return sum(self.project_subscribers(project) for project in self._by_project)
 
     def project_subscribers(self, project_id: str) -> int:
-        return len(self._by_project.get(project_id, ()))
+        return sum(len(group) for group in self._by_project.get(project_id, {}).values())
 
     def subscribe(self, stream_filter: StreamFilter) -> Subscription:
         """Registered synchronously: the stream gets every matching change from `start` on."""
         subscription = Subscription(stream_filter, tuple(self.positions),
                                     asyncio.Queue(maxsize=self.queue_max))
-        self._by_project.setdefault(stream_filter.project_id, set()).add(subscription)
+        groups = self._by_project.setdefault(stream_filter.project_id, {})
+        groups.setdefault(stream_filter, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription, signal: Signal = Signal.CLOSED) -> None:
         subscription.end(signal)
-        group = self._by_project.get(subscription.filter.project_id, set())
+        groups = self._by_project.get(subscription.filter.project_id, {})
+        group = groups.get(subscription.filter, set())
         group.discard(subscription)
         if not group:
+            groups.pop(subscription.filter, None)
+        if not groups:
             self._by_project.pop(subscription.filter.project_id, None)
 
     async def _run(self) -> None:
@@ -155,8 +160,9 @@ class ChangeTailer:
         change = decode_change(record.value)
         if change is None:
             return
-        matching = [s for s in self._by_project.get(change.project_id, ())
-                    if s.filter.accepts(change)]
+        groups = self._by_project.get(change.project_id, {})
+        matching = [s for stream_filter, group in groups.items() if stream_filter.accepts(change)
+                    for s in group]
         if not matching:
             return
         delivery = Delivery(record.partition, record.offset, tuple(self.positions), change)
