@@ -64,13 +64,15 @@ async def revoke_key(conn: asyncpg.Connection, key_id: str) -> bool:
 
 
 async def principal_for_key(pool: asyncpg.Pool, key: str) -> Principal | None:
+    """One read per request; `last_used_at` is written at most once a minute per key."""
     row = await pool.fetchrow(
-        "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 AND revoked_at IS NULL "
-        "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
-        "RETURNING id, projects, scopes", hash_key(key))
-    if row is None:
-        row = await pool.fetchrow("SELECT id, projects, scopes FROM api_keys WHERE key_hash = $1 "
-                                  "AND revoked_at IS NULL", hash_key(key))
+        "SELECT id, projects, scopes, last_used_at IS NULL "
+        "OR last_used_at < now() - interval '1 minute' AS stale FROM api_keys "
+        "WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(key))
     if row is None:
         return None
+    if row["stale"]:
+        await pool.execute(
+            "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL "
+            "OR last_used_at < now() - interval '1 minute')", row["id"])
     return Principal(row["id"], frozenset(row["projects"]), frozenset(row["scopes"]))
