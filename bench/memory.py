@@ -64,6 +64,8 @@ def cpu_seconds(roots: list[int]) -> float:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
+            if pid in roots:  # and the children it already reaped (e.g. Postgres backends)
+                total += int(fields[13]) + int(fields[14])
         except (OSError, IndexError, ValueError):
             continue
     return total / ticks

@@ -18,6 +18,7 @@ import asyncpg
 import orjson
 
 from core.projection_pointer import follow_pointer, search_path
+from projections.runs import Batcher, PendingRun
 from projections.timeline import TimelineRow, store_timeline, timeline_row
 from projections.unit_of_work import Change, EventTx, Handler, Outcome, Position
 from schemas.decoding import DecodeError, decode_event
@@ -75,6 +76,7 @@ class Applier:
     notify_outcomes: bool = True
     schema: str | None = None
     accept: Callable[[EventEnvelope], bool] = lambda _event: True
+    batchers: Mapping[str, Batcher] = field(default_factory=dict)
 
     async def apply(self, records: Sequence[Record]) -> BatchResult:
         """Apply with bounded-backoff retries on transient database errors; never raises them."""
@@ -106,13 +108,15 @@ class Applier:
             await conn.execute("SET LOCAL core.projector = 'on'")
             await self._enter_schema(conn)
             next_offsets = await self._load_offsets(conn, records)
+            run = PendingRun(self.batchers if not guarded else {})
             for record in records:
                 tp = (record.topic, record.partition)
                 if record.offset < next_offsets.get(tp, 0):
                     result.skipped += 1
                     continue
-                await self._apply_record(conn, record, result)
+                await self._apply_record(conn, record, result, run)
                 next_offsets[tp] = record.offset + 1
+            await self._flush(run, result)
             await self._store_offsets(conn, next_offsets)
             await self._store_changes(conn, result.changes)
             await self._store_outcomes(conn, result)
@@ -126,7 +130,7 @@ class Applier:
             await conn.execute(f"SET LOCAL search_path TO {search_path(self.schema)}")
 
     async def _apply_record(self, conn: asyncpg.Connection, record: Record,
-                            result: BatchResult) -> None:
+                            result: BatchResult, run: PendingRun) -> None:
         try:
             event = decode_event(record.value)
         except DecodeError as exc:
@@ -139,13 +143,24 @@ class Applier:
         if handler is None:
             result.dead_letters.append(DeadLetter(record, f"no projector for {event.type}"))
             return
-        position = Position(record.topic, record.partition, record.offset)
-        outcome = await self._run_handler(conn, handler, EventTx(conn, event, position), result,
-                                          record)
+        tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
+        if run.take(tx):
+            return
+        await self._flush(run, result)
+        self._applied(result, tx, await self._run_handler(conn, handler, tx, result, record))
+
+    async def _flush(self, run: PendingRun, result: BatchResult) -> None:
+        """Applies the held-back run, before anything after it in the log."""
+        for tx, outcome in await run.flush():
+            result.changes.extend(tx.changes)
+            self._applied(result, tx, outcome)
+
+    @staticmethod
+    def _applied(result: BatchResult, tx: EventTx, outcome: Outcome | None) -> None:
         result.applied += 1
-        result.timeline.append(timeline_row(event, position, outcome))
+        result.timeline.append(timeline_row(tx.event, tx.position, outcome))
         if outcome is not None:
-            result.outcomes.append((event, outcome))
+            result.outcomes.append((tx.event, outcome))
 
     async def _run_handler(self, conn: asyncpg.Connection, handler: Handler, tx: EventTx,
                            result: BatchResult, record: Record) -> Outcome | None:

@@ -80,30 +80,46 @@ async def submit(tx: EventTx) -> Outcome:
     check = await tx.conn.fetchrow(PRECHECK_SQL, event.project_id, event.subject_id,
                                    memory.text, memory.id)
     if check["taken"]:
-        return Outcome(409, {"error": "memory_id_conflict", "id": memory.id})
+        return conflict_outcome(memory)
     decision = decide_submission(await _similar(tx, memory.embedding),
                                  exact_repost=check["exact_repost"],
                                  no_supersede=memory.no_supersede)
     if decision.duplicate:
-        return Outcome(200, {"id": None, "subject_id": event.subject_id, "text": memory.text,
-                             "kind": memory.kind, "created": False, "skipped": True,
-                             "reason": "duplicate"})
-    await tx.conn.execute(
-        INSERT_SQL, memory.id, event.project_id, event.subject_id, memory.text, memory.kind,
-        memory.visibility, memory.importance, memory.confidence, memory.is_temporal,
-        memory.tags, memory.metadata, memory.embedding or None, memory.source_type,
-        event.occurred_at)
+        return duplicate_outcome(tx, memory)
+    await tx.conn.execute(INSERT_SQL, *insert_args(tx, memory))
     superseded = list(decision.supersede_ids)
     if superseded:
         await tx.conn.execute(SUPERSEDE_SQL, memory.id, event.occurred_at, superseded,
                               event.project_id)
-    _emit_created(tx, memory, superseded)
-    return Outcome(201, {"id": memory.id, "subject_id": event.subject_id, "text": memory.text,
+    emit_created(tx, memory, superseded)
+    return created_outcome(tx, memory, superseded)
+
+
+def insert_args(tx: EventTx, memory: MemorySubmitted) -> tuple[Any, ...]:
+    event = tx.event
+    return (memory.id, event.project_id, event.subject_id, memory.text, memory.kind,
+            memory.visibility, memory.importance, memory.confidence, memory.is_temporal,
+            memory.tags, memory.metadata, memory.embedding or None, memory.source_type,
+            event.occurred_at)
+
+
+def conflict_outcome(memory: MemorySubmitted) -> Outcome:
+    return Outcome(409, {"error": "memory_id_conflict", "id": memory.id})
+
+
+def duplicate_outcome(tx: EventTx, memory: MemorySubmitted) -> Outcome:
+    return Outcome(200, {"id": None, "subject_id": tx.event.subject_id, "text": memory.text,
+                         "kind": memory.kind, "created": False, "skipped": True,
+                         "reason": "duplicate"})
+
+
+def created_outcome(tx: EventTx, memory: MemorySubmitted, superseded: list[str]) -> Outcome:
+    return Outcome(201, {"id": memory.id, "subject_id": tx.event.subject_id, "text": memory.text,
                          "kind": memory.kind, "created": True,
                          "superseded_count": len(superseded), "superseded_ids": superseded})
 
 
-def _emit_created(tx: EventTx, memory: MemorySubmitted, superseded: list[str]) -> None:
+def emit_created(tx: EventTx, memory: MemorySubmitted, superseded: list[str]) -> None:
     tx.emit("memory.created", {
         "id": memory.id, "subject_id": tx.event.subject_id, "text": memory.text,
         "kind": memory.kind, "visibility": memory.visibility, "importance": memory.importance,

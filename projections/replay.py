@@ -22,7 +22,7 @@ from core.migrate import migration_files
 from core.projection_pointer import GLOBAL_TABLES, quote_ident, search_path
 from core.settings import Settings
 from projections.applier import Applier, Record
-from projections.handlers import HANDLERS
+from projections.handlers import BATCHERS, HANDLERS
 from projections.log_reader import read_range
 from schemas.envelope import EventEnvelope
 
@@ -87,7 +87,8 @@ class Replayer:
     async def _fold(self, pool: asyncpg.Pool, start: dict[int, int], ends: dict[int, int],
                     until: datetime | None) -> ReplaySummary:
         applier = Applier(pool, self.settings.worker_group, HANDLERS, emit_changes=False,
-                          notify_outcomes=False, schema=self.schema, accept=self._accept)
+                          notify_outcomes=False, schema=self.schema, accept=self._accept,
+                          batchers=BATCHERS)
         summary, began = ReplaySummary(), time.monotonic()
         total = sum(max(0, e - start.get(p, 0)) for p, e in ends.items())
         stopped: set[int] = set()

@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.telemetry.projector import observe_batch, start_projector_telemetry
 from projections.applier import Applier, BatchResult, Record
 from projections.claim_extraction_agent import register_claim_extraction
-from projections.handlers import HANDLERS
+from projections.handlers import BATCHERS, HANDLERS
 from projections.outbox_relay import OutboxRelay
 
 log = logging.getLogger("core.projections.worker")
@@ -78,7 +78,8 @@ class ProjectorRuntime:
         relay = OutboxRelay(pool, producer, settings.changes_topic)
         asyncio.ensure_future(relay.run())
         start_projector_telemetry(settings, pool)
-        return cls(settings, Applier(pool, settings.worker_group, HANDLERS), relay, producer)
+        return cls(settings, Applier(pool, settings.worker_group, HANDLERS,
+                                         batchers=BATCHERS), relay, producer)
 
     async def apply(self, records: list[Record]) -> None:
         started = time.perf_counter()

@@ -1,9 +1,11 @@
 """The applier runs a batch without savepoints, and re-runs it with one savepoint per event
 only when an event fails: the failing event gets its 500 outcome, the others still apply,
-once, with the partition's offset stored in the same transaction."""
+once, with the partition's offset stored in the same transaction. Runs of submissions
+without embeddings, applied together, decide exactly as the per-event handler does."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ import pytest
 from core.db import create_pool
 from core.migrate import migrate
 from projections.applier import Applier, Record
-from projections.handlers import HANDLERS
+from projections.handlers import BATCHERS, HANDLERS
 from tests.support.system import Infra
 
 pytestmark = pytest.mark.integration
@@ -25,6 +27,12 @@ TOPIC = "t.events"
 
 @pytest.fixture
 async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    async with fresh_pool(infra) as created:
+        yield created
+
+
+@contextlib.asynccontextmanager
+async def fresh_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     name = f"core_applier_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(infra.dsn())
     try:
@@ -43,12 +51,14 @@ async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
         await created.close()
 
 
-def submitted(offset: int, memory_id: str, importance: int) -> Record:
+def submitted(offset: int, memory_id: str, importance: int = 50, text: str = "",
+              subject: str = "s", key: str | None = None, **payload: object) -> Record:
     body = {"event_id": str(uuid.uuid4()), "type": "memory.submitted", "v": 1,
-            "project_id": "p", "subject_id": "s", "occurred_at": datetime.now(UTC).isoformat(),
-            "actor": "test", "idempotency_key": None,
-            "payload": {"id": memory_id, "text": f"memory {memory_id}",
-                        "importance": importance}}
+            "project_id": "p", "subject_id": subject,
+            "occurred_at": datetime(2025, 1, 1, tzinfo=UTC).isoformat(),
+            "actor": "test", "idempotency_key": key,
+            "payload": {"id": memory_id, "text": text or f"memory {memory_id}",
+                        "importance": importance, **payload}}
     return Record(TOPIC, 0, offset, b"p\x1fs", orjson.dumps(body))
 
 
@@ -71,3 +81,32 @@ async def test_a_failing_event_reruns_the_batch_guarded(pool: asyncpg.Pool) -> N
     assert await pool.fetchval("SELECT count(*) FROM command_outcomes") == 3
     again = await applier.apply(batch)
     assert again.skipped == 3 and await pool.fetchval("SELECT count(*) FROM memories") == 2
+
+
+def mixed_log() -> list[Record]:
+    vector = [0.0] * 1535 + [1.0]
+    specs = [("m-1", "I like tea", "s", None, {}), ("m-2", "  i   LIKE tea ", "s", None, {}),
+             ("m-1", "other text", "s", None, {}), ("m-3", "coffee", "s", None,
+                                                    {"embedding": vector}),
+             ("m-4", "I like tea", "s", None, {}), ("m-5", "keyed", "s", "k-1", {}),
+             ("m-6", "I like tea", "s2", None, {}), ("m-7", "keyed", "s", "k-1", {}),
+             ("m-8", "coffee", "s", None, {}), ("m-9", "tea too", "s", None,
+                                                {"extract_claims": False})]
+    return [submitted(i, mid, text=text, subject=subject, key=key, **extra)
+            for i, (mid, text, subject, key, extra) in enumerate(specs)]
+
+
+async def test_runs_decide_as_the_per_event_handler(infra: Infra) -> None:
+    records, seen = mixed_log(), []
+    for batchers in ({}, BATCHERS):
+        async with fresh_pool(infra) as pool:
+            result = await Applier(pool, "c", HANDLERS, notify_outcomes=False,
+                                   batchers=batchers).apply(records)
+            rows = await pool.fetch("SELECT id, subject_id, text, status, is_deleted "
+                                    "FROM memories ORDER BY id")
+            changes = await pool.fetch("SELECT change_id, type, payload FROM outbox ORDER BY id")
+            seen.append(([(o.status, o.body) for _, o in result.outcomes],
+                         [tuple(r) for r in rows], [tuple(c) for c in changes]))
+    assert seen[0] == seen[1]
+    assert [status for status, _ in seen[1][0]] == [201, 200, 409, 201, 200, 201, 201, 201,
+                                                   200, 201]
