@@ -222,8 +222,10 @@ async def test_sse_subscriber_cap_per_project(system: System) -> None:
             async with client.stream("GET", "/api/v1/events/memories", headers=headers) as one, \
                     client.stream("GET", "/api/v1/events/memories", headers=headers) as two:
                 assert one.status_code == two.status_code == 200
-                await one.aiter_lines().__anext__()
-                await two.aiter_lines().__anext__()
+                # keep the line iterators referenced: a collected one closes its stream
+                first, second = one.aiter_lines(), two.aiter_lines()
+                assert await first.__anext__() == "event: connected"
+                assert await second.__anext__() == "event: connected"
                 third = await client.get("/api/v1/events/memories", headers=headers)
                 assert third.status_code == 429
                 assert third.json() == {"error": "too_many_subscribers", "limit": 2}
