@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from starlette.responses import Response
 
 from commands.publisher import CommandBus, wants_async
 from core.ai.extraction import ExtractionEngine
@@ -37,7 +38,7 @@ class CommandContext:
             idempotency_key=call.request.headers.get("idempotency-key"), payload=payload,
         )
 
-    async def submit(self, call: Call, event: EventEnvelope) -> Any:
+    async def submit(self, call: Call, event: EventEnvelope) -> Response:
         respond_async = wants_async(call.request.headers.get("prefer"))
 
         def appended(event_id: str) -> None:

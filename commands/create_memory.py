@@ -9,11 +9,11 @@ from commands.context import CommandContext
 from commands.memory_validation import Invalid, memory_fields, required_text
 from core.http import InvalidBody, body_fields, error, json_response, parse_body
 from core.ids import memory_id
-from core.routing import Call
+from core.routing import Call, Handler
 from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 
 
-def create_memory(ctx: CommandContext):  # noqa: ANN201 - returns a route handler
+def create_memory(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
         try:
             body = body_fields(parse_body(await call.request.body()))

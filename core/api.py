@@ -67,7 +67,8 @@ def create_api(settings: Settings) -> Starlette:
         await producer.start()
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
-        bus = CommandBus(producer, waiter, settings.events_topic, settings.command_timeout_ms / 1000)
+        bus = CommandBus(producer, waiter, settings.events_topic,
+                         settings.command_timeout_ms / 1000)
         ai = build_ai(settings)
         ctx = CommandContext(bus=bus, pool=pool, embed=fixed_dimension(ai.embedder.embed),
                              extraction=ai.extraction)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Any
 
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
@@ -66,7 +67,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print("refusing to start: migrations are pending or changed (run `core migrate`)",
               file=sys.stderr)
         return 1
-    options = {"host": settings.host, "port": settings.port, "loop": "uvloop",
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "loop": "uvloop",
                "log_level": "warning", "access_log": False}
     if args.workers > 1:  # each process gets its own pools, producer and change tailer
         uvicorn.run("core.cli:api_from_environment", factory=True, workers=args.workers,
@@ -109,7 +110,8 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             elif args.keys_command == "list":
                 for row in await list_keys(conn):
                     state = "revoked" if row.revoked_at else "active"
-                    print(f"{row.id}  {state:7}  name={row.name!r}  projects={','.join(row.projects)}"
+                    print(f"{row.id}  {state:7}  name={row.name!r}  "
+                          f"projects={','.join(row.projects)}"
                           f"  scopes={','.join(row.scopes)}  last_used={row.last_used_at}")
             elif not await revoke_key(conn, args.id):
                 print(f"no active key {args.id}", file=sys.stderr)

@@ -31,7 +31,8 @@ async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
         try:
             await admin.start()
             response = await admin.create_topics(topic_specs(settings))
-            errors = [code for _, code, *_ in response.topic_errors if code not in (0, TOPIC_EXISTS)]
+            errors = [code for _, code, *_ in response.topic_errors
+                      if code not in (0, TOPIC_EXISTS)]
             if not errors:
                 return
             raise RuntimeError(f"create_topics failed: {response.topic_errors}")
@@ -53,7 +54,7 @@ def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
         "request_timeout_ms": 15_000,
     }
     options.update(overrides)
-    return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+    return AIOKafkaProducer(**options)
 
 
 def subject_key(project_id: str, subject_id: str) -> bytes:

@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default="", alias="KAFKA_BOOTSTRAP_SERVERS")
     topic_prefix: str = Field(default="core", alias="CORE_TOPIC_PREFIX")
     partitions: int = Field(default=12, alias="CORE_PARTITIONS")
-    changes_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, alias="CORE_CHANGES_RETENTION_MS")
+    changes_retention_ms: int = Field(default=7 * 24 * 3600 * 1000,
+                                      alias="CORE_CHANGES_RETENTION_MS")
     worker_group: str = Field(default="core-projector", alias="CORE_WORKER_GROUP")
     default_project_id: str = Field(default="default-project", alias="CORE_DEFAULT_PROJECT_ID")
     command_timeout_ms: int = Field(default=5000, alias="CORE_COMMAND_TIMEOUT_MS")

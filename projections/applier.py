@@ -190,9 +190,10 @@ class Applier:
 
     async def _idempotent_outcome(self, conn: asyncpg.Connection, event: EventEnvelope,
                                   result: BatchResult) -> Outcome | None:
-        if not event.idempotency_key:
+        key = scoped_key(event)
+        if key is None:
             return None
-        in_batch = result.outcome_for_key(event.project_id, scoped_key(event))
+        in_batch = result.outcome_for_key(event.project_id, key)
         if in_batch is not None:
             return in_batch
         row = await conn.fetchrow(

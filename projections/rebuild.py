@@ -35,7 +35,8 @@ class RebuildResult:
         return not self.differences
 
 
-async def _live_offsets(conn: asyncpg.Connection, schema: str, settings: Settings) -> dict[int, int]:
+async def _live_offsets(conn: asyncpg.Connection, schema: str,
+                        settings: Settings) -> dict[int, int]:
     rows = await conn.fetch(
         f"SELECT partition, next_offset FROM {quote_ident(schema)}.projection_offsets "
         "WHERE consumer = $1 AND topic = $2", settings.worker_group, settings.events_topic)
@@ -43,7 +44,8 @@ async def _live_offsets(conn: asyncpg.Connection, schema: str, settings: Setting
     return {p: done.get(p, 0) for p in range(settings.partitions)}
 
 
-async def rebuild(settings: Settings, schema: str, progress: Progress | None = None) -> RebuildResult:
+async def rebuild(settings: Settings, schema: str,
+                  progress: Progress | None = None) -> RebuildResult:
     conn = await asyncpg.connect(settings.resolved_database_url())
     try:
         await create_projection_schema(conn, schema)

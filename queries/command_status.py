@@ -10,7 +10,7 @@ import orjson
 from starlette.responses import Response
 
 from core.http import error, json_response
-from core.routing import Call
+from core.routing import Call, Handler
 
 PENDING_FOR = timedelta(hours=1)
 
@@ -25,7 +25,7 @@ def _accepted_at(event_id: str) -> datetime | None:
     return datetime.fromtimestamp((value.int >> 80) / 1000, UTC)
 
 
-def command_status(pool: asyncpg.Pool):  # noqa: ANN201
+def command_status(pool: asyncpg.Pool) -> Handler:
     async def handler(call: Call) -> Response:
         event_id = call.params["event_id"]
         row = await pool.fetchrow(

@@ -28,7 +28,8 @@ def subject_timeline(pool: asyncpg.Pool) -> Handler:
             "SELECT topic_partition, log_offset, event_id, type, v, occurred_at, actor, "
             "idempotency_key, payload, outcome_status FROM subject_events "
             "WHERE project_id = $1 AND subject_id = $2 AND log_offset > $3 "
-            "ORDER BY log_offset LIMIT $4", call.project_id, call.params["subject_id"], after, limit)
+            "ORDER BY log_offset LIMIT $4",
+            call.project_id, call.params["subject_id"], after, limit)
         data = [_event(r) for r in rows]
         next_after = data[-1]["position"] if len(data) == limit else None
         return json_response(200, {"subject_id": call.params["subject_id"],

@@ -55,7 +55,8 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(version, int) or version < 1 or version > LATEST[event_type]:
         raise DecodeError(f"unknown version {version!r} of {event_type}")
     while version < LATEST[event_type]:
-        data = {**data, "payload": UPCASTERS[(event_type, version)](data["payload"]), "v": version + 1}
+        upcaster = UPCASTERS[(event_type, version)]
+        data = {**data, "payload": upcaster(data["payload"]), "v": version + 1}
         version += 1
     return data
 

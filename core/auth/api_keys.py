@@ -60,7 +60,7 @@ async def list_keys(conn: asyncpg.Connection) -> list[ApiKeyRow]:
 async def revoke_key(conn: asyncpg.Connection, key_id: str) -> bool:
     done = await conn.execute(
         "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id)
-    return done.endswith(" 1")
+    return str(done).endswith(" 1")
 
 
 async def principal_for_key(pool: asyncpg.Pool, key: str) -> Principal | None:

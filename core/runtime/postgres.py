@@ -24,7 +24,8 @@ def _ensure_service_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             SERVICE_USER],
             check=True,
         )
         return pwd.getpwnam(SERVICE_USER)

@@ -52,7 +52,8 @@ async def post(client: httpx.AsyncClient, path: str, body: object, project: str,
 async def mixed_workload(client: httpx.AsyncClient, project: str) -> None:
     for subject in ("alice", "bob"):
         first = (await post(client, "/api/v1/memories", {
-            "subject_id": subject, "text": "I live in Austin Texas near the river"}, project)).json()
+            "subject_id": subject, "text": "I live in Austin Texas near the river"},
+            project)).json()
         await post(client, "/api/v1/memories", {
             "subject_id": subject, "text": "I live in Denver Colorado near the river"}, project)
         await post(client, "/api/v1/memories", {

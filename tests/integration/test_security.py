@@ -218,9 +218,9 @@ async def test_sse_subscriber_cap_per_project(system: System) -> None:
     replica = system.start_replica(env={"CORE_SSE_MAX_PER_PROJECT": "2"})
     try:
         headers = {**system.auth_headers, "x-project-id": PROJECT}
-        async with httpx.AsyncClient(base_url=replica.url, timeout=30) as client:
-            async with client.stream("GET", "/api/v1/events/memories", headers=headers) as one, \
-                    client.stream("GET", "/api/v1/events/memories", headers=headers) as two:
+        async with httpx.AsyncClient(base_url=replica.url, timeout=30) as client, \
+                client.stream("GET", "/api/v1/events/memories", headers=headers) as one, \
+                client.stream("GET", "/api/v1/events/memories", headers=headers) as two:
                 assert one.status_code == two.status_code == 200
                 # keep the line iterators referenced: a collected one closes its stream
                 first, second = one.aiter_lines(), two.aiter_lines()
