@@ -47,6 +47,9 @@ async def run_projector(bench: Bench) -> None:
         await _catch_up(bench, settings, dsn, home, total)
         await _replay(bench, settings, dsn, total)
     finally:
+        if (Path(home) / "worker.log").exists():
+            (bench.out / "logs").mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(home) / "worker.log", bench.out / "logs" / "projector-worker.log")
         shutil.rmtree(home, ignore_errors=True)
         await drop_database(admin, name)
         await delete_topics(settings)

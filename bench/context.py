@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 
@@ -36,6 +37,7 @@ class Bench:
     target: Target
     options: Options
     memory: MemoryWatch
+    out: Path = Path("bench-results")
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     results: list[Scenario] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -43,7 +43,7 @@ async def run(args: argparse.Namespace, meta: dict[str, Any]) -> int:
         print(f"system: {stack.url} (up in {time.perf_counter() - began:.0f} s)\n{HEADER}",
               flush=True)
         bench = Bench(stack, Target.parse(stack.url, stack.api_key), options(args),
-                      MemoryWatch(dict(stack.pids)))
+                      MemoryWatch(dict(stack.pids)), out=args.out)
         await scenarios(bench)
     finally:
         stack.stop(keep_logs=args.out / "logs")

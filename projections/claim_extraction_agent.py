@@ -95,7 +95,11 @@ class ClaimExtractor:
     async def handle(self, raw: bytes) -> None:
         try:
             request = extraction_request(raw)
-            if request is not None and await self._memory_alive(request):
+            if request is None:
+                return
+            if self.engine.name == "simple":  # local heuristics cost less than the lookup
+                await self._extract(request, check_alive=True)
+            elif await self._memory_alive(request):  # no LLM call for a deleted memory
                 await self._extract(request)
         except Exception:  # a failed extraction must never stop the agent
             log.exception("claim extraction failed")
@@ -105,9 +109,11 @@ class ClaimExtractor:
             "SELECT 1 FROM memories WHERE id = $1 AND project_id = $2 AND NOT is_deleted",
             request.payload["id"], request.project_id))
 
-    async def _extract(self, request: ChangeEnvelope) -> None:
+    async def _extract(self, request: ChangeEnvelope, check_alive: bool = False) -> None:
         memory_id, text = str(request.payload["id"]), str(request.payload["text"])
         found = await self.engine.extract(text.strip(), True, (), request.subject_id)
+        if not flatten_claims(found) or (check_alive and not await self._memory_alive(request)):
+            return
         claims = [await claim_event(memory_id, i, c, self.embed)
                   for i, c in enumerate(flatten_claims(found))]
         if claims:
