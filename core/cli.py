@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--status", action="store_true", help="list applied and pending files")
     migrate.add_argument("--check", action="store_true",
                          help="exit non-zero when files and database disagree")
+    sub.add_parser("bench", add_help=False,
+                   help="load harness: same options as `python -m bench` (see --help there)")
     add_keys_parser(sub)
     add_history_parsers(sub)
     add_ops_parsers(sub)
@@ -170,7 +172,22 @@ COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate":
             "keys": cmd_keys, **HISTORY_COMMANDS, **OPS_COMMANDS}
 
 
+def run_bench(bench_args: list[str]) -> int:
+    """`core bench …` = `python -m bench …` from the source checkout (bench/ is not installed)."""
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "bench" / "__main__.py").exists():
+        print("core bench needs a source checkout (bench/ not found)", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "bench", *bench_args], cwd=repo)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return COMMANDS[args.command](load_settings(), args)
