@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.http import Target
 from bench.memory import MemoryWatch, cpu_seconds
@@ -82,8 +83,29 @@ class Bench:
                     "AND topic = $2", settings.worker_group, settings.events_topic)
                 done = {r["partition"]: r["next_offset"] for r in rows}
                 if all(done.get(p, 0) >= end for p, end in ends.items()):
+                    await self._changes_drained(conn, began + timeout)
                     return time.perf_counter() - began
                 await asyncio.sleep(0.1)
         finally:
             await conn.close()
         raise TimeoutError("the projector did not catch up")
+
+    async def _changes_drained(self, conn: asyncpg.Connection, deadline: float) -> None:
+        """Also wait for the outbox relay and the worker's changes agent (claim extraction),
+        so that a backlog of one scenario does not slow the next one down."""
+        settings = self.stack.settings()
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.resolved_bootstrap())
+        await admin.start()
+        try:
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+                if await conn.fetchval("SELECT count(*) FROM outbox"):
+                    continue
+                ends = await end_offsets(settings, settings.changes_topic)
+                committed = await admin.list_consumer_group_offsets(settings.worker_group)
+                done = {tp.partition: meta.offset for tp, meta in committed.items()
+                        if tp.topic == settings.changes_topic}
+                if all(done.get(p, 0) >= end for p, end in ends.items()):
+                    return
+        finally:
+            await admin.close()

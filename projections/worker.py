@@ -25,7 +25,7 @@ from projections.handlers import BATCHERS, HANDLERS
 from projections.outbox_relay import OutboxRelay
 
 log = logging.getLogger("core.projections.worker")
-BATCH_WINDOW_S = 0.005  # Faust waits this long for more events before every batch
+BATCH_WINDOW_S = 0.02
 
 
 def create_app(settings: Settings) -> faust.App:
