@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from tests.support.openai_stub import OpenAIStub
 from tests.support.system import Infra, System, start_system
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[OpenAIStub]:
+    """The local OpenAI-compatible server (the only fake): one per test module."""
+    with OpenAIStub() as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ and scored search real). Every page records its requests; none may leave the API
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,6 @@ from tests.support.system import ARTIFACTS, Infra, System, start_system
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

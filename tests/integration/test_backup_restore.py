@@ -16,7 +16,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,6 @@ REFERENCE_TABLES = {"memories": "id", "claims": "claim_id", "claim_assertions": 
                     "claim_edges": "edge_id", "slot_state": "project_id, subject_id, slot",
                     "memory_recall_events": "event_id"}
 PROJECT = f"drill-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -169,12 +169,6 @@ async def test_replay_rebuilds_extracted_claims_without_extracting(
 
 
 # --- an LLM engine on the OpenAI stub --------------------------------------------------
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as started:
-        yield started
-
 
 @pytest.fixture(scope="module")
 async def llm_system(infra: Infra, stub: OpenAIStub) -> AsyncIterator[System]:

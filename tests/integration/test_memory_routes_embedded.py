@@ -4,7 +4,7 @@ through GET superseded and restore (§5.7, §5.8), and PATCH re-embedding (§5.4
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,12 +17,6 @@ from tests.support.system import Infra, System, start_system
 
 pytestmark = pytest.mark.integration
 BLUE, GREEN, RED = (f"My favorite color is {c}" for c in ("blue", "green", "red"))
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

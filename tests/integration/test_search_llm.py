@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,12 +20,6 @@ pytestmark = pytest.mark.integration
 ENGINE = "openai:gpt-4o-mini"
 HIKING = ["hiking boots need new laces", "a hiking trip to the Alps", "hiking poles in the car",
           "my favourite hiking trail", "hiking with the dog on Sundays", "hiking!"]
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

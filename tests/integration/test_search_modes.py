@@ -3,7 +3,7 @@ the Cerebras path end to end; a provider that is down (never a 5xx); provider-ca
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import REGISTRY
@@ -18,12 +18,6 @@ from tests.support.system import ARTIFACTS, Infra, System
 pytestmark = pytest.mark.integration
 MISSING_CEREBRAS = ("[core] CORE_AI_MODE=cerebras but CEREBRAS_API is missing; "
                     "falling back to simple mode.")
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as started:
-        yield started
 
 
 @pytest.fixture

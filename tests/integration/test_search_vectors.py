@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,12 +83,6 @@ async def start_api_only(infra: Infra, env: dict[str, str]) -> System:
     await system.prepare()
     system.start_api()
     return system
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

@@ -29,12 +29,6 @@ CREATED_KEYS = ["id", "subject_id", "text", "kind", "visibility", "importance", 
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def replica(system: System, stub: OpenAIStub) -> Iterator[System]:
     started = system.start_replica({"CORE_SSE_HEARTBEAT_MS": "300", "CORE_SSE_QUEUE_MAX": "50",
                                     "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": stub.base_url})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -143,18 +143,6 @@ def test_context_block_keeps_the_last_five_non_empty_items() -> None:
 
 
 # --- the client against the stub server, through the real SDK -----------------------
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server: OpenAIStub) -> OpenAIStub:
-    server.reset()
-    return server
-
 
 Calls = list[tuple[str, str, float, str]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -17,18 +17,6 @@ from tests.support.openai_stub import OpenAIStub, cosine, dead_base_url, embed_t
 pytestmark = pytest.mark.unit
 
 Calls = list[tuple[str, str, float, str]]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server: OpenAIStub) -> OpenAIStub:
-    server.reset()
-    return server
 
 
 @pytest.fixture

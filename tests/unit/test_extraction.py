@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -194,18 +194,6 @@ def test_normalize_llm_memories_accepts_a_bare_list_and_rejects_the_rest() -> No
 
 
 # --- LLM engine through the stub -----------------------------------------------------
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server: OpenAIStub) -> OpenAIStub:
-    server.reset()
-    return server
-
 
 @pytest.fixture(params=["openai", "cerebras"])
 async def llm(request: pytest.FixtureRequest, stub: OpenAIStub) -> AsyncIterator[LLMClient]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,18 +177,6 @@ def test_apply_rerank_believes_nothing_but_flags_garbage(
 
 
 # --- engines through the stub ----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server: OpenAIStub) -> OpenAIStub:
-    server.reset()
-    return server
-
 
 @pytest.fixture
 async def embedder(stub: OpenAIStub) -> AsyncIterator[Embedder]:
