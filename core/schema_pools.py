@@ -3,6 +3,7 @@ admin may read a replayed schema ("as of" a past moment) for one request."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import re
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import asyncpg
 from core.db import create_pool
 from core.projection_pointer import CHANNEL, active_schema
 
+MAX_AS_OF_POOLS = 4
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("core_schema", default=None)
 
@@ -38,17 +40,25 @@ class SchemaPools:
         await self.listener.add_listener(CHANNEL, self._on_switch)
 
     async def pool_for(self, schema: str) -> asyncpg.Pool:
-        if schema not in self.pools:
-            size = self.max_size if schema == self.live else 2
-            self.pools[schema] = await create_pool(self.dsn, max_size=size, search_path=schema)
+        if schema in self.pools:
+            self.pools[schema] = self.pools.pop(schema)  # most recently used last
+            return self.pools[schema]
+        size = self.max_size if schema == self.live else 2
+        self.pools[schema] = await create_pool(self.dsn, max_size=size, search_path=schema)
+        self._evict()
         return self.pools[schema]
+
+    def _evict(self) -> None:
+        """Keep at most MAX_AS_OF_POOLS pools of replayed schemas; close the least recent
+        (close() waits for connections still in use)."""
+        as_of = [name for name in self.pools if name != self.live]
+        for name in as_of[:-MAX_AS_OF_POOLS] if len(as_of) > MAX_AS_OF_POOLS else []:
+            asyncio.ensure_future(self.pools.pop(name).close())
 
     def current(self) -> asyncpg.Pool:
         return self.pools[_override.get() or self.live]
 
     def _on_switch(self, _c: object, _p: int, _ch: str, schema: str) -> None:
-        import asyncio
-
         async def switch() -> None:
             await self.pool_for(schema)
             self.live = schema
