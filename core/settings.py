@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         """Spec flag syntax (§2): 1|true|yes|on, 0|false|no|off, anything else → default."""
         return parse_flag(value, True) if isinstance(value, str) else value
 
+    @field_validator("debug", mode="before")
+    @classmethod
+    def _debug_flag(cls, value: object) -> object:
+        return parse_flag(value, False) if isinstance(value, str) else value
+
     @property
     def embedded_postgres(self) -> bool:
         return not self.database_url
