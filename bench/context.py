@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.http import Target
+from bench.client import Target
 from bench.memory import MemoryWatch, cpu_seconds
 from bench.stack import Stack
 from bench.stats import Scenario

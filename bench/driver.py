@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bench.http import Connection, Target
+from bench.client import Connection, Target
 
 Request = Callable[[Connection, int], Awaitable[bool]]
 """One operation of client `n`: True when it succeeded (an exception counts as an error)."""

@@ -17,9 +17,9 @@ import asyncpg
 import orjson
 
 from bench import search_bench
+from bench.client import Connection
 from bench.context import Bench
 from bench.driver import drive
-from bench.http import Connection
 from bench.stats import summarize
 from core.db import create_pool
 

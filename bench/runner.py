@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import draw
+from bench.client import Target
 from bench.context import Bench, Options
-from bench.http import Target
 from bench.memory import MemoryWatch
 from bench.report import HEADER, print_summary, write_report
 from bench.stack import Stack, start_stack

@@ -8,9 +8,9 @@ import asyncio
 import re
 import time
 
+from bench.client import Connection, Target
 from bench.context import Bench
 from bench.driver import paced
-from bench.http import Connection, Target
 from bench.stats import summarize
 from bench.writes import memory_body
 

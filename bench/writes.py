@@ -7,9 +7,9 @@ import itertools
 
 import orjson
 
+from bench.client import Connection
 from bench.context import Bench
 from bench.driver import drive
-from bench.http import Connection
 from bench.stats import summarize
 
 ASYNC = b"prefer: respond-async\r\n"
