@@ -92,7 +92,7 @@ async def database(dsn: str | None) -> AsyncIterator[str]:
         yield await fresh_database(dsn)
         return
     from core.runtime.postgres import start_postgres
-    from tests.support.system import free_port
+    from core.runtime.process import free_port
 
     home = Path(tempfile.mkdtemp(prefix="core-bench-"))
     home.chmod(0o755)

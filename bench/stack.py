@@ -6,31 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.runtime.process import ChildProcess, wait_for_port
+from core.runtime.process import ChildProcess, free_port, wait_for_port
 from core.runtime.supervisor import Supervisor
 from core.settings import Settings
-
-
-def free_port(pair: bool = False) -> int:
-    """A free loopback port (with `pair`, its successor is free too: Kafka's controller)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if not pair:
-            return port
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
 
 
 @dataclass

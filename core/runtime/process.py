@@ -112,3 +112,19 @@ def wait_for_port(host: str, port: int, *, timeout: float, child: ChildProcess |
             return
         time.sleep(0.2)
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+def free_port(pair: bool = False) -> int:
+    """A free loopback port; with `pair`, its successor is free too (Kafka's controller)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if not pair:
+            return port
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue

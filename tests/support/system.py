@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -23,29 +22,16 @@ from core.kafka import end_offsets, ensure_topics
 from core.migrate import migrate
 from core.runtime.kafka_broker import start_kafka
 from core.runtime.postgres import start_postgres
-from core.runtime.process import ChildProcess, wait_for_port
+from core.runtime.process import ChildProcess, free_port, wait_for_port
 from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def free_port_pair() -> int:
     """A port whose successor is free too (Kafka's controller listens on port + 1)."""
-    while True:
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
+    return free_port(pair=True)
 
 
 @dataclass
