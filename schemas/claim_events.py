@@ -19,7 +19,9 @@ import struct
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer
+
+from schemas.envelope import FrozenModel
 
 CLAIM_ASSERTED = "claim.asserted"
 CLAIM_RETRACTED = "claim.retracted"
@@ -42,11 +44,7 @@ PackedVector = Annotated[
 ]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ClaimAsserted(_Frozen):
+class ClaimAsserted(FrozenModel):
     """One claim about the event's subject, filed under `slot` (already defaulted)."""
 
     claim_id: str
@@ -66,6 +64,6 @@ class ClaimAsserted(_Frozen):
     embedding: PackedVector = []
 
 
-class ClaimRetracted(_Frozen):
+class ClaimRetracted(FrozenModel):
     claim_id: str
     reason: str = DEFAULT_RETRACT_REASON

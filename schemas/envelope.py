@@ -13,9 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-class EventEnvelope(BaseModel):
+class FrozenModel(BaseModel):
+    """Events are facts: every schema model is immutable."""
+
     model_config = ConfigDict(frozen=True)
 
+
+class EventEnvelope(FrozenModel):
     event_id: str
     type: str
     v: int
@@ -27,10 +31,8 @@ class EventEnvelope(BaseModel):
     payload: dict[str, Any]
 
 
-class ChangeEnvelope(BaseModel):
+class ChangeEnvelope(FrozenModel):
     """A derived lifecycle change on `core.changes`, relayed from the projector's outbox."""
-
-    model_config = ConfigDict(frozen=True)
 
     change_id: str
     type: str

@@ -14,20 +14,15 @@ changing the meaning of a field needs `v + 1` and an upcaster in `schemas.decodi
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from schemas.claim_events import ClaimAsserted, PackedVector
+from schemas.envelope import FrozenModel
 from schemas.memory_events import Kind, Visibility
 
 MEMORIES_EXTRACTED = "memories.extracted"
 CLAIMS_EXTRACTED = "claims.extracted"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class LearnedMemory(_Frozen):
+class LearnedMemory(FrozenModel):
     id: str
     text: str
     kind: Kind = "fact"
@@ -40,7 +35,7 @@ class LearnedMemory(_Frozen):
     claims: list[ClaimAsserted] = []
 
 
-class MemoriesExtracted(_Frozen):
+class MemoriesExtracted(FrozenModel):
     engine: str
     force: bool = False
     memories: list[LearnedMemory]
@@ -49,7 +44,7 @@ class MemoriesExtracted(_Frozen):
         return {"extracted_via": self.engine, "force": self.force}
 
 
-class ClaimsExtracted(_Frozen):
+class ClaimsExtracted(FrozenModel):
     source_memory_id: str
     engine: str
     claims: list[ClaimAsserted]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from schemas.envelope import FrozenModel
 
 MEMORY_SUBMITTED = "memory.submitted"
 MEMORY_PATCHED = "memory.patched"
@@ -25,11 +25,7 @@ KINDS: tuple[str, ...] = ("fact", "preference", "context", "note", "event", "tra
 VISIBILITIES: tuple[str, ...] = ("private", "shared", "public")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class MemorySubmitted(_Frozen):
+class MemorySubmitted(FrozenModel):
     id: str
     text: str
     kind: Kind = "fact"
@@ -45,7 +41,7 @@ class MemorySubmitted(_Frozen):
     embedding: list[float] = []
 
 
-class MemoryPatched(_Frozen):
+class MemoryPatched(FrozenModel):
     """PATCH of a memory (spec §5.4 with §15 Q7).
 
     `changes` holds only the fields the body carried, already validated and coerced to
@@ -59,15 +55,15 @@ class MemoryPatched(_Frozen):
     clear_embedding: bool = False
 
 
-class MemoryDeleted(_Frozen):
+class MemoryDeleted(FrozenModel):
     id: str
 
 
-class MemoryRestored(_Frozen):
+class MemoryRestored(FrozenModel):
     id: str
 
 
-class RecalledMemory(_Frozen):
+class RecalledMemory(FrozenModel):
     """One memory returned by a search: one `memory_recall_events` row."""
 
     event_id: str
@@ -76,7 +72,7 @@ class RecalledMemory(_Frozen):
     similarity_score: float = 0.0
 
 
-class MemoryRecalled(_Frozen):
+class MemoryRecalled(FrozenModel):
     """A search with a `chat_id` returned these memories (spec §15 Q14).
 
     Recorded after the fact, fire-and-forget: no command outcome is waited for. Every
