@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -95,6 +96,7 @@ class Dispatcher:
         return None
 
     async def __call__(self, request: Request) -> Response:
+        keep_first_values(request.scope)
         method = request.method.upper()
         path = request.scope.get("raw_path", b"").decode() or request.url.path
         if method == "GET" and path == "/health":
@@ -130,6 +132,26 @@ class RequestGuard:
         if found is None:
             return not_found(request)
         return await run(found[0], Call(request, project, found[1]))
+
+
+REPEATABLE_PARAMS = frozenset({"context"})
+
+
+def keep_first_values(scope: MutableMapping[str, Any]) -> None:
+    """For a repeated query key the first value counts (spec §4.1); Starlette's
+    `query_params.get` would return the last one. Repeatable keys keep every value."""
+    raw = scope.get("query_string", b"")
+    if not isinstance(raw, bytes) or b"&" not in raw:
+        return
+    seen: set[bytes] = set()
+    kept: list[bytes] = []
+    for pair in raw.split(b"&"):
+        key = pair.split(b"=", 1)[0]
+        if key in seen and unquote_plus(key.decode(errors="replace")) not in REPEATABLE_PARAMS:
+            continue
+        seen.add(key)
+        kept.append(pair)
+    scope["query_string"] = b"&".join(kept)
 
 
 def project_required() -> Response:

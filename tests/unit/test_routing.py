@@ -50,3 +50,11 @@ def test_sides_never_import_each_other(side: str) -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for module in modules:
                 assert module.split(".")[0] not in others, f"{path} imports {module}"
+
+
+def test_first_value_of_a_repeated_query_key_counts() -> None:
+    from core.routing import keep_first_values
+
+    scope: dict[str, object] = {"query_string": b"limit=5&q=a&limit=9&context=x&context=y"}
+    keep_first_values(scope)
+    assert scope["query_string"] == b"limit=5&q=a&context=x&context=y"
