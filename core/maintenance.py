@@ -31,8 +31,15 @@ log = logging.getLogger("core.maintenance")
 _applied = [0]
 
 
+_last_applied_at = [0.0]
+# An idle backend publishes its table statistics up to 10 s after a transaction: keep checking for
+# this long after the last applied batch so a lagging n_mod_since_analyze is not missed.
+STATS_SETTLE_S = 12.0
+
+
 def note_applied(count: int) -> None:
     _applied[0] += count
+    _last_applied_at[0] = time.monotonic()
 
 
 def needs_analyze(live: int, modified: int, growth: float) -> bool:
@@ -54,7 +61,8 @@ class GrowthAnalyzer:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.check_s)
-            if _applied[0] == self.seen:
+            settling = time.monotonic() - _last_applied_at[0] < STATS_SETTLE_S
+            if _applied[0] == self.seen and not settling:
                 continue
             self.seen = _applied[0]
             try:
