@@ -1,39 +1,16 @@
-"""Folds a system's whole events topic into a fresh database, as `core replay` would, so a
-test can compare projection rows of the live database with those of the replay."""
+"""Folds a system's whole events topic into a fresh database with the product's replayer
+(`projections.replay`, what `core replay` runs), so a test can compare projection rows of
+the live database with those of the replay."""
 
 from __future__ import annotations
 
 import uuid
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from core.db import create_pool
 from core.migrate import migrate
-from projections.applier import Applier, Record
-from projections.handlers import HANDLERS
+from projections.replay import Replayer, StopRule
 from tests.support.system import System
-
-
-async def read_log(system: System) -> list[Record]:
-    settings = system.settings()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_bootstrap(),
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(settings.events_topic, p) for p in range(settings.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[Record] = []
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                records += [Record(m.topic, m.partition, m.offset, m.key, m.value)
-                            for m in batch.get(tp, [])]
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def replay_into_fresh_database(system: System) -> str:
@@ -50,12 +27,8 @@ async def replay_into_fresh_database(system: System) -> str:
         await migrate(conn)
     finally:
         await conn.close()
-    pool = await create_pool(dsn, max_size=2)
-    try:
-        applier = Applier(pool, "replay", HANDLERS, emit_changes=False, notify_outcomes=False)
-        await applier.apply(await read_log(system))
-    finally:
-        await pool.close()
+    settings = system.settings().model_copy(update={"database_url": dsn})
+    await Replayer(settings, "public").run(StopRule())
     return dsn
 
 
