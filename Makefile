@@ -16,8 +16,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-$(JARS)/.fetched: core/runtime/kafka/pom.xml
-	mvn -B -q -f core/runtime/kafka/pom.xml dependency:copy-dependencies -Dkafka.libs.dir=$(abspath $(JARS))
+$(JARS)/.fetched: kernel/runtime/kafka/pom.xml
+	mvn -B -q -f kernel/runtime/kafka/pom.xml dependency:copy-dependencies -Dkafka.libs.dir=$(abspath $(JARS))
 	touch $@
 
 # promtool (Debian package `prometheus`) checks and unit-tests compose/prometheus rules; the

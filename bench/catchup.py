@@ -21,9 +21,9 @@ from bench.projector import (
     worker_env,
 )
 from bench.stats import Scenario
-from core.kafka import end_offsets, ensure_topics
-from core.runtime.process import ChildProcess
-from core.settings import Settings
+from kernel.kafka import end_offsets, ensure_topics
+from kernel.runtime.process import ChildProcess
+from kernel.settings import Settings
 from projections.replay import Replayer, StopRule, create_projection_schema
 
 

@@ -15,7 +15,7 @@ from bench.client import Target
 from bench.memory import MemoryWatch, cpu_seconds
 from bench.stack import Stack
 from bench.stats import Scenario
-from core.kafka import end_offsets
+from kernel.kafka import end_offsets
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ import asyncpg
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 
-from core.db import connect_plain
-from core.ids import uuid7
-from core.kafka import new_producer, subject_key
-from core.migrate import migrate
-from core.settings import Settings
+from kernel.db import connect_plain
+from kernel.ids import uuid7
+from kernel.kafka import new_producer, subject_key
+from kernel.migrate import migrate
+from kernel.settings import Settings
 from schemas.memory_events import MemorySubmitted
 
 

@@ -21,7 +21,7 @@ from bench.client import Connection
 from bench.context import Bench
 from bench.driver import drive
 from bench.stats import summarize
-from core.db import create_pool
+from kernel.db import create_pool
 
 COPY_PROJECT, COPY_SUBJECT = search_bench.PROJECT, search_bench.SUBJECT
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import asyncpg
 from pgvector import Vector
 
-from core.db import connect, connect_plain, create_pool
-from core.migrate import migrate
+from kernel.db import connect, connect_plain, create_pool
+from kernel.migrate import migrate
 from queries.search_store import search_memories
 
 PROJECT, SUBJECT, DIM, TOPICS, LIMIT = "bench", "subject-1", 1536, 500, 25
@@ -91,8 +91,8 @@ async def database(dsn: str | None) -> AsyncIterator[str]:
     if dsn is not None:
         yield await fresh_database(dsn)
         return
-    from core.runtime.postgres import start_postgres
-    from core.runtime.process import free_port
+    from kernel.runtime.postgres import start_postgres
+    from kernel.runtime.process import free_port
 
     home = Path(tempfile.mkdtemp(prefix="core-bench-"))
     home.chmod(0o755)
@@ -168,7 +168,7 @@ async def agreement(pool: asyncpg.Pool, queries: list[tuple[str, list[float]]],
                     found: list[list[str]]) -> tuple[float, list[float]]:
     """Share of the exact scan's top-LIMIT ids that the store search returned, and the
     exact scan's own latencies."""
-    from core.ai.recall import tokenize_query
+    from queries.recall import tokenize_query
     from queries.search_store import like_pattern
 
     kept, samples = [], []

@@ -11,9 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.runtime.process import ChildProcess, free_port, wait_for_port
-from core.runtime.supervisor import Supervisor
-from core.settings import Settings
+from core.supervisor import Supervisor
+from kernel.runtime.process import ChildProcess, free_port, wait_for_port
+from kernel.settings import Settings
 
 
 @dataclass

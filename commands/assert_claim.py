@@ -7,8 +7,8 @@ from starlette.responses import Response
 from commands.claim_validation import claim_fields, required_claim
 from commands.context import CommandContext
 from commands.memory_validation import Invalid
-from core.http import InvalidBody, body_fields, error, json_response, parse_body
-from core.routing import Call, Handler
+from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.routing import Call, Handler
 from schemas.claim_events import CLAIM_ASSERTED, ClaimAsserted
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from commands.coercion import coerce_required_str, js_string, numeric, string_list
 from commands.memory_validation import Invalid
-from core.ids import assertion_id, claim_id
+from kernel.ids import assertion_id, claim_id
 
 
 def _invalid(code: str, **extra: Any) -> Invalid:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from core.http import coerce_required_str, js_number
+from kernel.http import coerce_required_str, js_number
 
 ABSENT: Any = object()
 

@@ -10,10 +10,10 @@ import asyncpg
 from starlette.responses import Response
 
 from commands.publisher import CommandBus, wants_async
-from core.ai.extraction import ExtractionEngine
-from core.ids import uuid7
-from core.routing import APPENDED_EVENT, Call
-from core.timefmt import now_ms
+from kernel.ai.extraction import ExtractionEngine
+from kernel.ids import uuid7
+from kernel.routing import APPENDED_EVENT, Call
+from kernel.timefmt import now_ms
 from schemas.envelope import EventEnvelope
 
 Embed = Callable[[str], Awaitable[list[float]]]

@@ -7,9 +7,9 @@ from starlette.responses import Response
 from commands.coercion import js_string
 from commands.context import CommandContext
 from commands.memory_validation import Invalid, memory_fields, required_text
-from core.http import InvalidBody, body_fields, error, json_response, parse_body
-from core.ids import memory_id
-from core.routing import Call, Handler
+from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.ids import memory_id
+from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 
 

@@ -6,8 +6,8 @@ from starlette.responses import Response
 
 from commands.context import CommandContext
 from commands.memory_lookup import find_memory
-from core.http import json_response
-from core.routing import Call, Handler
+from kernel.http import json_response
+from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_DELETED, MemoryDeleted
 
 

@@ -14,10 +14,10 @@ from starlette.responses import Response
 
 from commands.coercion import coerce_required_str, js_string
 from commands.context import CommandContext
-from core.ai.extraction import ExtractedClaim, ExtractedMemory, ExtractionEngine, infer_claim_type
-from core.http import InvalidBody, body_fields, error, json_response, parse_body
-from core.ids import assertion_id, claim_id, memory_id
-from core.routing import Call, Handler
+from kernel.ai.extraction import ExtractedClaim, ExtractedMemory, ExtractionEngine, infer_claim_type
+from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.ids import assertion_id, claim_id, memory_id
+from kernel.routing import Call, Handler
 from schemas.claim_events import ClaimAsserted
 from schemas.extraction_events import MEMORIES_EXTRACTED, LearnedMemory, MemoriesExtracted
 

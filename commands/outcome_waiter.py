@@ -5,20 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import orjson
 
-CHANNEL = "core_outcomes"
+from kernel.tasks import TaskSet
+from schemas.outcomes import OUTCOME_CHANNEL, Outcome, read_notice
+
 log = logging.getLogger("core.commands.outcomes")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int
-    body: Any
 
 
 async def fetch_outcome(pool: asyncpg.Pool, event_id: str) -> Outcome | None:
@@ -33,10 +27,11 @@ class OutcomeWaiter:
         self.dsn = dsn
         self.pending: dict[str, asyncio.Future[Outcome]] = {}
         self.conn: asyncpg.Connection | None = None
+        self.lookups = TaskSet("outcome lookup")
 
     async def start(self) -> None:
         self.conn = await asyncpg.connect(self.dsn)
-        await self.conn.add_listener(CHANNEL, self._on_notify)
+        await self.conn.add_listener(OUTCOME_CHANNEL, self._on_notify)
 
     async def stop(self) -> None:
         if self.conn is not None:
@@ -62,14 +57,14 @@ class OutcomeWaiter:
             self.forget(event_id)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        message = orjson.loads(payload)
-        future = self.pending.get(message["event_id"])
+        event_id, outcome = read_notice(payload)
+        future = self.pending.get(event_id)
         if future is None or future.done():
             return
-        if "body" in message:
-            future.set_result(Outcome(message["status"], message["body"]))
+        if outcome is not None:
+            future.set_result(outcome)
         else:
-            asyncio.ensure_future(self._resolve_from_table(message["event_id"], future))
+            self.lookups.spawn(self._resolve_from_table(event_id, future))
 
     async def _resolve_from_table(self, event_id: str, future: asyncio.Future[Outcome]) -> None:
         outcome = await fetch_outcome(self.pool, event_id)

@@ -10,8 +10,8 @@ from commands.context import CommandContext
 from commands.memory_lookup import MemoryRef, find_memory
 from commands.memory_validation import Invalid
 from commands.patch_validation import patch_changes
-from core.http import InvalidBody, body_fields, error, json_response, parse_body
-from core.routing import Call, Handler
+from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_PATCHED, MemoryPatched
 
 

@@ -10,9 +10,9 @@ from aiokafka import AIOKafkaProducer
 from starlette.responses import Response
 
 from commands.outcome_waiter import OutcomeWaiter
-from core.http import json_response
-from core.kafka import subject_key
-from core.telemetry.kafka import timed_produce
+from kernel.http import json_response
+from kernel.kafka import subject_key
+from kernel.telemetry.kafka import timed_produce
 from schemas.envelope import EventEnvelope
 
 
@@ -28,6 +28,13 @@ def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:
     return headers
 
 
+async def produce_event(producer: AIOKafkaProducer, topic: str, event: EventEnvelope) -> None:
+    """The one way an event enters the log: keyed by project + subject, with its headers."""
+    await producer.send_and_wait(
+        topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),
+        headers=event_headers(event))
+
+
 @dataclass
 class CommandBus:
     producer: AIOKafkaProducer
@@ -37,10 +44,7 @@ class CommandBus:
 
     @timed_produce
     async def publish(self, event: EventEnvelope) -> None:
-        await self.producer.send_and_wait(
-            self.topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),
-            headers=event_headers(event),
-        )
+        await produce_event(self.producer, self.topic, event)
 
     async def submit(self, event: EventEnvelope, *, respond_async: bool,
                      on_appended: Callable[[str], None] = lambda _id: None) -> Response:

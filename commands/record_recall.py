@@ -15,7 +15,7 @@ from typing import Any
 
 from commands.coercion import numeric
 from commands.context import CommandContext
-from core.routing import Call
+from kernel.routing import Call
 from schemas.memory_events import MEMORY_RECALLED, MemoryRecalled, RecalledMemory
 
 log = logging.getLogger("core.commands.recall")

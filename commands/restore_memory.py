@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from commands.context import CommandContext
 from commands.memory_lookup import find_memory
-from core.http import error
-from core.routing import Call, Handler
+from kernel.http import error
+from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_RESTORED, MemoryRestored
 
 

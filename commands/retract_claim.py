@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from commands.coercion import js_string
 from commands.context import CommandContext
-from core.http import InvalidBody, body_fields, error, parse_body
-from core.routing import Call, Handler
+from kernel.http import InvalidBody, body_fields, error, parse_body
+from kernel.routing import Call, Handler
 from schemas.claim_events import CLAIM_RETRACTED, DEFAULT_RETRACT_REASON, ClaimRetracted
 
 

@@ -10,7 +10,7 @@ from commands.extract_memories import extract_memories
 from commands.patch_memory import patch_memory
 from commands.restore_memory import restore_memory
 from commands.retract_claim import retract_claim
-from core.routing import RouteSpec
+from kernel.routing import RouteSpec
 
 
 def command_routes(ctx: CommandContext) -> list[RouteSpec]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from core.http import json_response
-from core.kafka import end_offsets
-from core.routing import Call, RouteSpec
-from core.settings import Settings
+from kernel.http import json_response
+from kernel.kafka import end_offsets
+from kernel.routing import Call, RouteSpec
+from kernel.settings import Settings
 
 PATH = "/api/v1/admin/dead-letters"
 

@@ -25,12 +25,12 @@ from typing import Any
 import asyncpg
 from starlette.responses import Response
 
-from core.http import InvalidBody, body_fields, error, json_response, parse_body
-from core.kafka import end_offsets
-from core.projection_pointer import quote_ident
-from core.routing import Call, RouteSpec
-from core.settings import Settings
-from core.timefmt import iso_ms
+from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.kafka import end_offsets
+from kernel.projection_pointer import quote_ident
+from kernel.routing import Call, RouteSpec
+from kernel.settings import Settings
+from kernel.timefmt import iso_ms
 from projections.replay import Replayer, StopRule, create_projection_schema
 
 PATH = "/api/v1/admin/replays"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import cast
 
 import asyncpg
@@ -14,44 +14,36 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from commands.context import CommandContext, Embed
+from commands.context import CommandContext
 from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
 from commands.record_recall import recall_recorder
 from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
-from core.ai_wiring import build_ai
 from core.console import console_routes
-from core.kafka import new_producer
 from core.openapi import openapi_route
-from core.routing import Dispatcher
-from core.schema_pools import PoolProxy, SchemaPools
 from core.security import build_guard
-from core.settings import Settings
 from core.telemetry.http import RequestTelemetry
 from core.telemetry.routes import Operations
+from kernel.ai.wiring import AIWiring, build_ai
+from kernel.kafka import new_producer
+from kernel.routing import Dispatcher
+from kernel.schema_pools import PoolProxy, SchemaPools
+from kernel.settings import Settings
 from queries.change_tailer import ChangeTailer
+from queries.recall import LLMRecall, RecallEngine, build_recall_engine
 from queries.routes import event_routes, query_routes
 
 log = logging.getLogger("core.api")
 
 
-EMBEDDING_DIMENSIONS = 1536
-
-
-def fixed_dimension(embed: Callable[[str], Awaitable[list[float]]]) -> Embed:
-    """A vector of another size cannot be stored in VECTOR(1536): treat it as no embedding."""
-
-    async def checked(text: str) -> list[float]:
-        vector = await embed(text)
-        if vector and len(vector) != EMBEDDING_DIMENSIONS:
-            log.warning("embedding has %d dimensions, expected %d; ignoring it", len(vector),
-                        EMBEDDING_DIMENSIONS)
-            return []
-        return vector
-
-    return checked
+def recall_engine(ai: AIWiring) -> RecallEngine:
+    """The search engine of §3.1, announced once at start-up."""
+    engine = build_recall_engine(ai.llm, ai.embedder, ai.config.use_retrieval_expand)
+    expand = "enabled" if isinstance(engine, LLMRecall) else "disabled (simple mode)"
+    logging.getLogger("core").info("retrieval expand: %s", expand)
+    return engine
 
 
 def create_api(settings: Settings) -> Starlette:
@@ -70,12 +62,13 @@ def create_api(settings: Settings) -> Starlette:
         bus = CommandBus(producer, waiter, settings.events_topic,
                          settings.command_timeout_ms / 1000)
         ai = build_ai(settings)
-        ctx = CommandContext(bus=bus, pool=pool, embed=fixed_dimension(ai.embedder.embed),
+        recall = recall_engine(ai)
+        ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,
                              extraction=ai.extraction)
         tailer = ChangeTailer.from_settings(settings)
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
-        routes = (command_routes(ctx) + query_routes(pool, ai.recall, recall_recorder(ctx))
+        routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
                   + event_routes(tailer, settings.sse_heartbeat_ms, settings.sse_max_per_project)
                   + ops.routes())
         routes += (AsOfReplays(settings).routes() + dead_letter_routes(settings)
@@ -86,7 +79,7 @@ def create_api(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            purger.cancel()
+            await purger.stop()
             await ops.close()
             await tailer.stop()
             await waiter.stop()

@@ -24,10 +24,10 @@ import asyncpg
 import orjson
 
 from core.event_archive import export_topic, produce_archive
-from core.kafka import end_offsets, ensure_topics
-from core.runtime.postgres import pg_bin
-from core.settings import Settings
-from core.timefmt import iso_ms, now_ms
+from kernel.kafka import end_offsets, ensure_topics
+from kernel.runtime.postgres import pg_bin
+from kernel.settings import Settings
+from kernel.timefmt import iso_ms, now_ms
 
 DUMP, EVENTS, MANIFEST = "postgres.dump", "events.jsonl", "manifest.json"
 

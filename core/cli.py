@@ -11,26 +11,12 @@ from typing import Any
 
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
-from core.settings import Settings, load_settings
-
-
-def migrate_now(dsn: str) -> list[str]:
-    from core.db import connect_plain
-    from core.migrate import migrate
-
-    async def run() -> list[str]:
-        conn = await connect_plain(dsn)
-        try:
-            return await migrate(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
+from kernel.settings import Settings, load_settings
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from core.db import connect_plain
-    from core.migrate import ChecksumMismatch, migrate, status
+    from kernel.db import connect_plain
+    from kernel.migrate import ChecksumMismatch, migrate, status
 
     async def run() -> int:
         conn = await connect_plain(settings.resolved_database_url())
@@ -89,7 +75,7 @@ def _check_args() -> argparse.Namespace:
 
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
-    from projections.worker import run_worker
+    from core.worker import run_worker
 
     run_worker(settings)
     return 0
@@ -97,7 +83,7 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from core.auth.api_keys import create_key, list_keys, revoke_key
-    from core.db import connect_plain
+    from kernel.db import connect_plain
 
     async def run() -> int:
         conn = await connect_plain(settings.resolved_database_url())
@@ -127,7 +113,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
-    from core.runtime.supervisor import Supervisor
+    from core.supervisor import Supervisor
 
     return Supervisor(settings).run()
 

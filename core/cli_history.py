@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from core.settings import Settings
+from kernel.settings import Settings
 
 
 class ProgressBar:
@@ -101,7 +101,7 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> int:
 async def _drop_schema(settings: Settings, schema: str) -> int:
     import asyncpg
 
-    from core.projection_pointer import active_schema, quote_ident
+    from kernel.projection_pointer import active_schema, quote_ident
 
     conn = await asyncpg.connect(settings.resolved_database_url())
     try:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.settings import Settings
+from kernel.settings import Settings
 
 
 def say(text: str, stream: Any = None) -> None:
@@ -38,7 +38,7 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_topics(settings: Settings, _args: argparse.Namespace) -> int:
-    from core.kafka import ensure_topics
+    from kernel.kafka import ensure_topics
 
     asyncio.run(ensure_topics(settings))
     say(f"topics ready: {settings.events_topic}, {settings.changes_topic}, "

@@ -19,9 +19,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from core.kafka import new_producer
-from core.settings import Settings
-from core.telemetry.kafka import partition_count
+from kernel.kafka import new_producer, partition_count
+from kernel.settings import Settings
 
 
 def encode_bytes(raw: bytes | None) -> str | dict[str, str] | None:

@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from core.auth.authenticator import Authenticator
 from core.auth.principal import AuthError, Principal
-from core.http import error, json_response, resolve_project
 from core.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, Refused, fingerprint
-from core.routing import (
+from kernel.http import error, json_response, resolve_project
+from kernel.routing import (
     APPENDED_EVENT,
     WRITE_METHODS,
     Call,
@@ -19,7 +19,7 @@ from core.routing import (
     not_found,
     project_required,
 )
-from core.schema_pools import SchemaPools
+from kernel.schema_pools import SchemaPools
 
 PRINCIPAL = "core.principal"
 AS_OF_HEADER = "x-core-as-of-schema"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from core.routing import PUBLIC, RouteSpec
+from kernel.routing import PUBLIC, RouteSpec
 
 Schema = dict[str, Any]
 STRING: Schema = {"type": "string"}
@@ -105,8 +105,8 @@ def openapi_route(routes: Sequence[RouteSpec]) -> RouteSpec:
     """GET /openapi.json (public: it describes the API, it holds no data)."""
     from starlette.responses import Response
 
-    from core.http import json_response
-    from core.routing import Call
+    from kernel.http import json_response
+    from kernel.routing import Call
 
     document = openapi_document(routes)
 

@@ -1,6 +1,8 @@
 """`GET /ready`: may this API process take traffic? Postgres answers `select 1`, Kafka answers
-the events topic's end offsets, and the projector is at most `CORE_READY_MAX_LAG` events behind
-(sum over partitions). Each check is bounded by a timeout; Postgres and Kafka run at once.
+the events topic's end offsets, the projector is at most `CORE_READY_MAX_LAG` events behind
+(sum over partitions), and the oldest change the worker's outbox relay has not delivered yet
+is at most `CORE_READY_MAX_OUTBOX_AGE_S` old (a dead relay stops SSE while writes go on).
+Each check is bounded by a timeout; Postgres and Kafka run at once.
 
 200 `{"ready": true, "checks": {...}}`, or 503 with `"failing": [names]`. `/health` stays the
 liveness probe: it never touches a dependency.
@@ -13,8 +15,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from core.telemetry.kafka import LogEnds
-from core.telemetry.lag import applied_offsets, lag_by_partition
+from kernel.telemetry.kafka import LogEnds
+from kernel.telemetry.lag import applied_offsets, lag_by_partition
 
 T = TypeVar("T")
 Check = dict[str, Any]
@@ -37,6 +39,7 @@ class Readiness:
     ends: LogEnds
     consumer: str
     max_lag: int
+    max_outbox_age_s: float = 30.0
     timeout_s: float = 2.0
 
     async def check(self) -> tuple[bool, dict[str, Check]]:
@@ -47,6 +50,7 @@ class Readiness:
         if ends is not None:
             checks["kafka"]["partitions"] = len(ends)
         checks["projector"] = await self._projector(ends, pg_error)
+        checks["relay"] = await self._relay(pg_error)
         return all(c["ok"] for c in checks.values()), checks
 
     async def _projector(self, ends: dict[int, int] | None, pg_error: str | None) -> Check:
@@ -59,6 +63,22 @@ class Readiness:
         lag = sum(lag_by_partition(ends, applied).values())
         found: Check = {"ok": lag <= self.max_lag, "lag": lag, "max_lag": self.max_lag}
         return found if found["ok"] else {**found, "error": "projector lag above max_lag"}
+
+
+    async def _relay(self, pg_error: str | None) -> Check:
+        if pg_error is not None:
+            return {"ok": False, "error": "outbox unknown: postgres unavailable"}
+        age, error = await bounded(self.pool.fetchval(OLDEST_OUTBOX_SQL), self.timeout_s)
+        if error is not None:
+            return {"ok": False, "error": error}
+        found: Check = {"ok": (age or 0.0) <= self.max_outbox_age_s,
+                        "oldest_undelivered_s": round(age or 0.0, 3),
+                        "max_age_s": self.max_outbox_age_s}
+        return found if found["ok"] else {**found, "error": "outbox relay is behind or down"}
+
+
+OLDEST_OUTBOX_SQL = ("SELECT EXTRACT(EPOCH FROM clock_timestamp() - min(enqueued_at))::float8 "
+                     "FROM outbox")
 
 
 def _result(error: str | None) -> Check:

@@ -12,15 +12,16 @@ from core.auth.authenticator import Authenticator
 from core.auth.jwt_tokens import JwtConfig
 from core.guard import SecureGuard
 from core.idempotency import IdempotencyStore
-from core.schema_pools import SchemaPools
-from core.settings import Settings
+from kernel.schema_pools import SchemaPools
+from kernel.settings import Settings
+from kernel.tasks import SupervisedTask
 
 log = logging.getLogger("core.security")
 PURGE_EVERY_S = 600
 
 
 def build_guard(settings: Settings, pool: asyncpg.Pool,
-                pools: SchemaPools) -> tuple[SecureGuard, asyncio.Task[None]]:
+                pools: SchemaPools) -> tuple[SecureGuard, SupervisedTask]:
     required = settings.auth.strip().lower() != "disabled"
     if not required:
         log.warning("!!! CORE_AUTH=disabled: every route is open to anyone who can reach "
@@ -31,7 +32,10 @@ def build_guard(settings: Settings, pool: asyncpg.Pool,
     store = IdempotencyStore(pool, lease_s=lease, wait_s=lease)
     guard = SecureGuard(Authenticator(pool, jwt_config, required=required), store,
                         settings.max_body_bytes, pools)
-    return guard, asyncio.ensure_future(_purge_forever(store, settings.idempotency_ttl_s))
+    async def purge() -> None:
+        await _purge_forever(store, settings.idempotency_ttl_s)
+
+    return guard, SupervisedTask("idempotency-purge", purge).start()
 
 
 async def _purge_forever(store: IdempotencyStore, ttl_s: int) -> None:

@@ -12,21 +12,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 import orjson
 
-from core.projection_pointer import follow_pointer, search_path
+from kernel.projection_pointer import follow_pointer, search_path
 from projections.runs import Batcher, PendingRun
 from projections.timeline import TimelineRow, store_timeline, timeline_row
-from projections.unit_of_work import Change, EventTx, Handler, Outcome, Position
+from projections.unit_of_work import Change, EventTx, Handler, Position
 from schemas.decoding import DecodeError, decode_event
 from schemas.envelope import EventEnvelope
+from schemas.outcomes import OUTCOME_CHANNEL, Outcome, outcome_notice
 
 log = logging.getLogger("core.projections")
-NOTIFY_CHANNEL = "core_outcomes"
-NOTIFY_LIMIT = 7000
 TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
              asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
              asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
@@ -243,7 +241,8 @@ class Applier:
         if not self.notify_outcomes:
             return
         await conn.executemany("SELECT pg_notify($1, $2)",
-                               [(NOTIFY_CHANNEL, _notice(e, o)) for e, o in outcomes])
+                               [(OUTCOME_CHANNEL, outcome_notice(e.event_id, o))
+                                for e, o in outcomes])
 
 
 def scoped_key(event: EventEnvelope) -> str | None:
@@ -252,11 +251,3 @@ def scoped_key(event: EventEnvelope) -> str | None:
         return None
     return f"{event.actor}\x1f{event.idempotency_key}"
 
-
-def _notice(event: EventEnvelope, outcome: Outcome) -> str:
-    message: dict[str, Any] = {"event_id": event.event_id, "status": outcome.status,
-                               "body": outcome.body}
-    text = orjson.dumps(message).decode()
-    if len(text) <= NOTIFY_LIMIT:
-        return text
-    return orjson.dumps({"event_id": event.event_id}).decode()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.timefmt import iso_ms
+from kernel.timefmt import iso_ms
 from projections.claim_store import (
     EdgeIds,
     claim_exists,
@@ -26,8 +26,10 @@ from projections.claim_store import (
     store_slot,
 )
 from projections.slot_decisions import SlotState, claim_type_for, decide_assert, decide_retract
-from projections.unit_of_work import EventTx, Handler, Outcome
+from projections.unit_of_work import EventTx, Handler
+from schemas import changes
 from schemas.claim_events import CLAIM_ASSERTED, CLAIM_RETRACTED, ClaimAsserted, ClaimRetracted
+from schemas.outcomes import Outcome
 
 
 async def write_claim(tx: EventTx, subject_id: str, claim: ClaimAsserted, ids: EdgeIds) -> str:
@@ -38,7 +40,7 @@ async def write_claim(tx: EventTx, subject_id: str, claim: ClaimAsserted, ids: E
     await store_slot(tx, subject_id, claim.slot, decision.slot)
     await store_edges(tx, subject_id, decision.edges, ids)
     superseded = decision.edges[0].to_claim_id if decision.edges else None
-    tx.emit("claim.asserted", _asserted_change(tx, subject_id, claim, claim_type, superseded),
+    tx.emit(changes.CLAIM_ASSERTED, _asserted_change(tx, subject_id, claim, claim_type, superseded),
             subject_id=subject_id)
     _emit_slot(tx, subject_id, claim.slot, decision.slot)
     return claim_type
@@ -54,7 +56,7 @@ def _asserted_change(tx: EventTx, subject_id: str, claim: ClaimAsserted, claim_t
 
 
 def _emit_slot(tx: EventTx, subject_id: str, slot: str, state: SlotState) -> None:
-    tx.emit("slot.changed", {
+    tx.emit(changes.SLOT_CHANGED, {
         "subject_id": subject_id, "slot": slot, "active_claim_id": state.active_claim_id,
         "status": state.status, "replaced_by_claim_id": state.replaced_by_claim_id,
         "updated_at": iso_ms(tx.event.occurred_at)}, subject_id=subject_id)
@@ -94,7 +96,7 @@ async def retracted(tx: EventTx) -> Outcome:
     body = {"success": True, "claim_id": command.claim_id, "slot": slot,
             "previous_claim_id": decision.restored_claim_id,
             "restored_previous": decision.restored_previous, "reason": command.reason}
-    tx.emit("claim.retracted", {**body, "subject_id": subject,
+    tx.emit(changes.CLAIM_RETRACTED, {**body, "subject_id": subject,
                                 "retracted_at": iso_ms(tx.event.occurred_at)},
             subject_id=subject)
     if decision.slot is not None:

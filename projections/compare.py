@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.projection_pointer import quote_ident
+from kernel.projection_pointer import quote_ident
 
 # table -> ordering key (a unique key, so the digest does not depend on physical order)
 PROJECTION_TABLES: dict[str, str] = {

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from core.kafka import end_offsets, new_producer
-from core.settings import Settings
+from kernel.kafka import end_offsets, new_producer
+from kernel.settings import Settings
 from projections.log_reader import read_range
 
 

@@ -8,8 +8,8 @@ from typing import TextIO
 
 import orjson
 
-from core.kafka import end_offsets
-from core.settings import Settings
+from kernel.kafka import end_offsets
+from kernel.settings import Settings
 from projections.log_reader import read_range
 from projections.replay import Progress
 from schemas.decoding import DecodeError, decode_event

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.timefmt import iso_ms
+from kernel.timefmt import iso_ms
 from projections.claim_store import EdgeIds
 from projections.claims_projector import write_claim
-from projections.unit_of_work import EventTx, Handler, Outcome
+from projections.unit_of_work import EventTx, Handler
+from schemas import changes
 from schemas.extraction_events import (
     CLAIMS_EXTRACTED,
     MEMORIES_EXTRACTED,
@@ -22,6 +23,7 @@ from schemas.extraction_events import (
     LearnedMemory,
     MemoriesExtracted,
 )
+from schemas.outcomes import Outcome
 
 INSERT_MEMORY = """
 INSERT INTO memories (id, project_id, subject_id, text, kind, visibility, importance,
@@ -39,7 +41,7 @@ async def _insert_memory(tx: EventTx, memory: LearnedMemory, metadata: dict[str,
         INSERT_MEMORY, memory.id, event.project_id, event.subject_id, memory.text, memory.kind,
         memory.visibility, memory.importance, memory.confidence, memory.is_temporal,
         memory.tags, metadata, memory.embedding or None, event.occurred_at)
-    tx.emit("memory.created", {
+    tx.emit(changes.MEMORY_CREATED, {
         "id": memory.id, "subject_id": event.subject_id, "text": memory.text,
         "kind": memory.kind, "visibility": memory.visibility, "importance": memory.importance,
         "tags": memory.tags, "created_at": iso_ms(event.occurred_at)})

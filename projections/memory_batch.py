@@ -19,9 +19,10 @@ from projections.memory_projector import (
     insert_args,
 )
 from projections.runs import Batcher
-from projections.unit_of_work import EventTx, Outcome
+from projections.unit_of_work import EventTx
 from schemas.envelope import EventEnvelope
 from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
+from schemas.outcomes import Outcome
 
 NORMALIZED = "md5(lower(regexp_replace(btrim({}), '\\s+', ' ', 'g')))"
 RUN_CHECK_SQL = f"""

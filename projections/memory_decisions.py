@@ -37,8 +37,3 @@ def decide_submission(similar: Sequence[Similar], *, exact_repost: bool,
     ranked = sorted((s for s in similar if SUPERSEDE_FROM <= s.similarity < DUPLICATE_AT),
                     key=lambda s: (-s.similarity, s.memory_id))
     return SubmissionDecision(False, tuple(s.memory_id for s in ranked[:MAX_SUPERSEDED]))
-
-
-def normalized_text(text: str) -> str:
-    """Whitespace-collapsed, case-folded text used for exact re-post detection."""
-    return " ".join(text.split()).lower()

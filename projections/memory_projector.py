@@ -11,9 +11,15 @@ from typing import Any
 
 import asyncpg
 
-from core.timefmt import iso_ms
-from projections.memory_decisions import Similar, decide_submission
-from projections.unit_of_work import EventTx, Handler, Outcome
+from kernel.timefmt import iso_ms
+from projections.memory_decisions import (
+    MAX_SUPERSEDED,
+    SUPERSEDE_FROM,
+    Similar,
+    decide_submission,
+)
+from projections.unit_of_work import EventTx, Handler
+from schemas import changes
 from schemas.memory_events import (
     MEMORY_DELETED,
     MEMORY_PATCHED,
@@ -24,13 +30,15 @@ from schemas.memory_events import (
     MemoryRestored,
     MemorySubmitted,
 )
+from schemas.outcomes import Outcome
 
-SIMILAR_SQL = """
+SIMILAR_SQL = f"""
 SELECT id, (1 - (embedding <=> $3)) * 100 AS similarity FROM memories
 WHERE project_id = $1 AND subject_id = $2 AND status = 'active' AND NOT is_deleted
-  AND embedding IS NOT NULL AND (1 - (embedding <=> $3)) * 100 >= 60
-ORDER BY embedding <=> $3, id LIMIT 51
+  AND embedding IS NOT NULL AND (1 - (embedding <=> $3)) * 100 >= {SUPERSEDE_FROM:g}
+ORDER BY embedding <=> $3, id LIMIT {MAX_SUPERSEDED + 1}
 """
+"""Candidates for §5.2's decision: the closest first, one more than can be superseded."""
 PRECHECK_SQL = """
 SELECT EXISTS (SELECT 1 FROM memories WHERE id = $4) AS taken, EXISTS (
   SELECT 1 FROM memories WHERE project_id = $1 AND subject_id = $2 AND status = 'active'
@@ -120,14 +128,14 @@ def created_outcome(tx: EventTx, memory: MemorySubmitted, superseded: list[str])
 
 
 def emit_created(tx: EventTx, memory: MemorySubmitted, superseded: list[str]) -> None:
-    tx.emit("memory.created", {
+    tx.emit(changes.MEMORY_CREATED, {
         "id": memory.id, "subject_id": tx.event.subject_id, "text": memory.text,
         "kind": memory.kind, "visibility": memory.visibility, "importance": memory.importance,
         "tags": memory.tags, "created_at": _iso(tx)})
     for old_id in superseded:
-        tx.emit("memory.superseded", {"id": old_id, "superseded_by": memory.id})
+        tx.emit(changes.MEMORY_SUPERSEDED, {"id": old_id, "superseded_by": memory.id})
     if memory.extract_claims and not memory.no_supersede:
-        tx.emit("memory.extraction_requested", {"id": memory.id, "text": memory.text})
+        tx.emit(changes.MEMORY_EXTRACTION_REQUESTED, {"id": memory.id, "text": memory.text})
 
 
 def _iso(tx: EventTx) -> str:
@@ -150,7 +158,7 @@ async def patch(tx: EventTx) -> Outcome:
     clear = command.clear_embedding and values["text"] != row["text"]
     await tx.conn.execute(PATCH_SQL, command.id, *values.values(), command.embedding or None,
                           clear, tx.event.occurred_at)
-    tx.emit("memory.updated", {"id": command.id, "subject_id": row["subject_id"]},
+    tx.emit(changes.MEMORY_UPDATED, {"id": command.id, "subject_id": row["subject_id"]},
             subject_id=row["subject_id"])
     return Outcome(200, {"id": command.id, "updated": True})
 
@@ -162,7 +170,7 @@ async def delete(tx: EventTx) -> Outcome:
         "AND project_id = $2 AND NOT is_deleted RETURNING subject_id",
         command.id, tx.event.project_id, tx.event.occurred_at)
     if subject is not None:
-        tx.emit("memory.deleted", {"id": command.id}, subject_id=subject)
+        tx.emit(changes.MEMORY_DELETED, {"id": command.id}, subject_id=subject)
     return Outcome(200, {"ok": True, "deleted": subject is not None})
 
 
@@ -181,7 +189,7 @@ async def restore(tx: EventTx) -> Outcome:
         "UPDATE memories SET status = 'active', superseded_by = NULL, updated_at = $3 "
         "WHERE id = $1 AND project_id = $2", command.id, tx.event.project_id,
         tx.event.occurred_at)
-    tx.emit("memory.updated", {"id": command.id, "status": "active"},
+    tx.emit(changes.MEMORY_UPDATED, {"id": command.id, "status": "active"},
             subject_id=row["subject_id"])
     return Outcome(200, {"ok": True, "restored": True, "id": command.id,
                          "subject_id": row["subject_id"], "text": row["text"]})

@@ -15,7 +15,8 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from core.kafka import subject_key
+from kernel.kafka import subject_key
+from kernel.metrics import OUTBOX_RELAY_UP
 
 RELAY_LOCK = 0x52454C41  # "RELA"
 log = logging.getLogger("core.projections.relay")
@@ -39,16 +40,24 @@ class OutboxRelay:
     def wake(self) -> None:
         self.wakeup.set()
 
-    async def run(self, idle_poll_s: float = 0.5) -> None:
+    async def run(self, idle_poll_s: float = 0.5, max_backoff_s: float = 5.0) -> None:
+        """Relay until cancelled. Any failure (Postgres, Kafka, anything else) is logged,
+        shown by `core_outbox_relay_up`, and retried with bounded backoff: the rows stay in
+        the outbox until a produce succeeded."""
+        backoff = idle_poll_s
         while True:
             try:
                 while await self.relay_once():
                     pass
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox relay error: %r", exc)
+                OUTBOX_RELAY_UP.set(1)
+                backoff = idle_poll_s
+            except Exception as exc:
+                OUTBOX_RELAY_UP.set(0)
+                log.warning("outbox relay error, retrying in %.1fs: %r", backoff, exc)
+                backoff = min(backoff * 2, max_backoff_s)
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), idle_poll_s)
+                await asyncio.wait_for(self.wakeup.wait(), backoff)
 
     async def relay_once(self, limit: int = 1000) -> int:
         async with self.pool.acquire() as conn:

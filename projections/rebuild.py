@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.projection_pointer import CHANNEL, SWITCH_LOCK, active_schema, quote_ident
-from core.settings import Settings
+from kernel.projection_pointer import CHANNEL, SWITCH_LOCK, active_schema, quote_ident
+from kernel.settings import Settings
 from projections.compare import differing_tables
 from projections.replay import Progress, Replayer, ReplaySummary, StopRule, create_projection_schema
 

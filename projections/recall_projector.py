@@ -8,8 +8,9 @@ project is dropped, so the result depends only on the log. No outcome: nobody wa
 
 from __future__ import annotations
 
-from projections.unit_of_work import EventTx, Handler, Outcome
+from projections.unit_of_work import EventTx, Handler
 from schemas.memory_events import MEMORY_RECALLED, MemoryRecalled
+from schemas.outcomes import Outcome
 
 INSERT_SQL = """
 INSERT INTO memory_recall_events (event_id, project_id, subject_id, memory_id, memory_text,

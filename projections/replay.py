@@ -16,11 +16,11 @@ from datetime import datetime
 import asyncpg
 import orjson
 
-from core.db import create_pool
-from core.kafka import end_offsets
-from core.migrate import migration_files
-from core.projection_pointer import GLOBAL_TABLES, quote_ident, search_path
-from core.settings import Settings
+from kernel.db import create_pool
+from kernel.kafka import end_offsets
+from kernel.migrate import migration_files
+from kernel.projection_pointer import GLOBAL_TABLES, quote_ident, search_path
+from kernel.settings import Settings
 from projections.applier import Applier, Record
 from projections.handlers import BATCHERS, HANDLERS
 from projections.log_reader import read_range

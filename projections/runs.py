@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from projections.unit_of_work import EventTx, Outcome
+from projections.unit_of_work import EventTx
 from schemas.envelope import EventEnvelope
+from schemas.outcomes import Outcome
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from core.ai.extraction import infer_claim_type
+from kernel.ai.extraction import infer_claim_type
 
 SUPERSEDES = "supersedes"
 RETRACTS = "retracts"

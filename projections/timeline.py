@@ -6,8 +6,9 @@ from typing import Any
 
 import asyncpg
 
-from projections.unit_of_work import Outcome, Position
+from projections.unit_of_work import Position
 from schemas.envelope import EventEnvelope
+from schemas.outcomes import Outcome
 
 TimelineRow = tuple[Any, ...]
 

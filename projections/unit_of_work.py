@@ -9,14 +9,7 @@ from typing import Any
 import asyncpg
 
 from schemas.envelope import EventEnvelope
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The command's answer: HTTP status and body, decided here, served by the API."""
-
-    status: int
-    body: dict[str, Any]
+from schemas.outcomes import Outcome
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,18 @@ from typing import Any
 
 import orjson
 
-MEMORY_TYPES = frozenset({"memory.created", "memory.superseded", "memory.updated",
-                          "memory.deleted"})
-CLAIM_TYPES = frozenset({"claim.asserted", "claim.retracted", "slot.changed"})
+from schemas import changes
+
+MEMORY_TYPES = changes.MEMORY_CHANGES
+CLAIM_TYPES = changes.CLAIM_CHANGES
 
 # The outbox stores payloads as JSONB, which reorders keys; frames restore the spec's order.
 PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
-    "memory.created": ("id", "subject_id", "text", "kind", "visibility", "importance", "tags",
-                       "created_at"),
-    "memory.superseded": ("id", "superseded_by"),
-    "memory.updated": ("id", "subject_id", "status"),
-    "memory.deleted": ("id",),
+    changes.MEMORY_CREATED: ("id", "subject_id", "text", "kind", "visibility", "importance",
+                             "tags", "created_at"),
+    changes.MEMORY_SUPERSEDED: ("id", "superseded_by"),
+    changes.MEMORY_UPDATED: ("id", "subject_id", "status"),
+    changes.MEMORY_DELETED: ("id",),
 }
 
 

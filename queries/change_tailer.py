@@ -10,16 +10,17 @@ Fan-out never waits: a subscription whose bounded queue is full is cut off (it r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from core.settings import Settings
+from kernel.kafka import partition_count
+from kernel.settings import Settings
+from kernel.tasks import SupervisedTask
 from queries.change_feed import FeedChange, StreamFilter, decode_change
-from queries.changes_topic import changes_consumer, partition_count
+from queries.changes_topic import changes_consumer
 
 log = logging.getLogger("core.queries.tailer")
 
@@ -91,7 +92,7 @@ class ChangeTailer:
         # project → filter → subscriptions: a change is matched once per distinct filter
         self._by_project: dict[str, dict[StreamFilter, set[Subscription]]] = {}
         self._consumer = changes_consumer(bootstrap)
-        self._task: asyncio.Task[None] | None = None
+        self._task: SupervisedTask | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChangeTailer:
@@ -99,19 +100,17 @@ class ChangeTailer:
                    settings.partitions)
 
     async def start(self) -> None:
-        count = await partition_count(self.bootstrap, self.topic)
+        count = await partition_count(self.bootstrap, self.topic, wait_s=30.0)
         await self._consumer.start()
         tps = [TopicPartition(self.topic, p) for p in range(count)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         self.positions = [await self._consumer.position(tp) for tp in tps]
-        self._task = asyncio.create_task(self._run(), name="change-tailer")
+        self._task = SupervisedTask("change-tailer", self._run).start()
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task.stop()
         await self._consumer.stop()
         for groups in list(self._by_project.values()):
             for subscription in [s for group in list(groups.values()) for s in group]:

@@ -7,8 +7,8 @@ from typing import Any
 import asyncpg
 from starlette.responses import Response
 
-from core.http import error, int_param, json_response, str_param
-from core.routing import Call, Handler
+from kernel.http import error, int_param, json_response, str_param
+from kernel.routing import Call, Handler
 from queries.claim_rows import (
     ASSERTION_COLUMNS,
     CLAIM_COLUMNS,

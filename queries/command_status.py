@@ -9,8 +9,8 @@ import asyncpg
 import orjson
 from starlette.responses import Response
 
-from core.http import error, json_response
-from core.routing import Call, Handler
+from kernel.http import error, json_response
+from kernel.routing import Call, Handler
 
 PENDING_FOR = timedelta(hours=1)
 

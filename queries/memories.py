@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from starlette.responses import Response
 
-from core.http import bool_param, error, int_param, json_response, str_param
-from core.routing import Call, Handler
+from kernel.http import bool_param, error, int_param, json_response, str_param
+from kernel.routing import Call, Handler
 from queries.memory_rows import MEMORY_COLUMNS, memory_api
 
 

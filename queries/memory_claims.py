@@ -7,8 +7,8 @@ from typing import Any
 import asyncpg
 from starlette.responses import Response
 
-from core.http import error, json_response
-from core.routing import Call, Handler
+from kernel.http import error, json_response
+from kernel.routing import Call, Handler
 
 VALUE_COLUMN = {"number": "value_number", "date": "value_date", "json": "value_json"}
 ASSERTIONS_SQL = """

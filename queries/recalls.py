@@ -8,8 +8,8 @@ import asyncpg
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
-from core.http import bool_param, error, int_param, json_response, str_param
-from core.routing import Call, Handler
+from kernel.http import bool_param, error, int_param, json_response, str_param
+from kernel.routing import Call, Handler
 
 RECALL_COLUMNS = (
     "event_id, project_id, subject_id, memory_id, memory_text, chat_id, message_index, "

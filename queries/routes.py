@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
-from core.ai.recall import RecallEngine
-from core.routing import RouteSpec
+from kernel.routing import RouteSpec
 from queries.change_tailer import ChangeTailer
 from queries.claims import claim_graph, claim_history, get_claim
 from queries.command_status import command_status
 from queries.memories import get_memory, list_memories, list_superseded
 from queries.memory_claims import memory_claims
+from queries.recall import RecallEngine
 from queries.recalls import list_recalls
 from queries.search import RecallRecorder, search_memories
 from queries.sse import memory_events

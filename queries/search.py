@@ -14,9 +14,9 @@ import asyncpg
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
-from core.ai.recall import RecallEngine, RecallResult
-from core.http import error, int_param, js_number, json_response, str_param
-from core.routing import Call, Handler
+from kernel.http import error, int_param, js_number, json_response, str_param
+from kernel.routing import Call, Handler
+from queries.recall import RecallEngine, RecallResult
 from queries.search_store import store_sources
 
 RecallRecorder = Callable[[Call, str, list[dict[str, Any]], dict[str, Any]], Awaitable[None]]

@@ -29,8 +29,8 @@ from typing import Any
 
 import asyncpg
 
-from core.ai.recall import Hit, RecallSources, tokenize_query
-from core.timefmt import iso_ms
+from kernel.timefmt import iso_ms
+from queries.recall import Hit, RecallSources, tokenize_query
 
 HIT_COLUMNS = "id, text, kind, importance, is_temporal, created_at"
 CANDIDATE = "project_id = $1 AND subject_id = $2 AND status = 'active' AND NOT is_deleted"

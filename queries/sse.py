@@ -35,9 +35,9 @@ import orjson
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
-from core.http import error, str_param
-from core.routing import Call, Handler
-from core.timefmt import iso_ms, now_ms
+from kernel.http import error, str_param
+from kernel.routing import Call, Handler
+from kernel.timefmt import iso_ms, now_ms
 from queries.change_catchup import CatchUpReader
 from queries.change_feed import (
     Cursor,

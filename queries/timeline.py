@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncpg
 from starlette.responses import Response
 
-from core.http import error, int_param, json_response
-from core.routing import Call, Handler
+from kernel.http import error, int_param, json_response
+from kernel.routing import Call, Handler
 
 
 def _after(raw: str | None) -> int | None:

@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 from starlette.responses import Response
 
-from core.http import bool_param, error, int_param, json_response
-from core.routing import Call, Handler
+from kernel.http import bool_param, error, int_param, json_response
+from kernel.routing import Call, Handler
 
 TRUTH = """
 SELECT ss.slot, ss.active_claim_id, c.predicate, c.object_value, c.claim_type, c.confidence,

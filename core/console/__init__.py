@@ -12,8 +12,8 @@ from pathlib import Path
 
 from starlette.responses import Response
 
-from core.http import error
-from core.routing import PUBLIC, Call, Handler, RouteSpec
+from kernel.http import error
+from kernel.routing import PUBLIC, Call, Handler, RouteSpec
 
 STATIC = Path(__file__).parent / "static"
 MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

@@ -1,7 +1,7 @@
 """ASGI middleware: request id, request metrics and one JSON log line per request.
 
 The dispatcher puts the matched route template and the resolved project in the ASGI scope
-(`core.routing.ROUTE_TEMPLATE`, `PROJECT`); labels use the template, never the raw path.
+(`kernel.routing.ROUTE_TEMPLATE`, `PROJECT`); labels use the template, never the raw path.
 Latency is measured to the response headers (for SSE: the stream's start); the log line is
 written when the response ends, with the full duration.
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from core.routing import PROJECT, ROUTE_TEMPLATE
-from core.telemetry.logs import json_logger, log_fields
+from kernel.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from kernel.routing import PROJECT, ROUTE_TEMPLATE
+from kernel.telemetry.logs import json_logger, log_fields
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNMATCHED = "unmatched"

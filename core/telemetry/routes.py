@@ -9,13 +9,13 @@ from typing import Any
 from prometheus_client import generate_latest
 from starlette.responses import Response
 
-from core.http import json_response
-from core.metrics import SSE_SUBSCRIBERS
 from core.readiness import Readiness, ready_body
-from core.routing import PUBLIC, Call, RouteSpec
-from core.settings import Settings
-from core.telemetry.db import sample_pool
-from core.telemetry.kafka import LogEnds
+from kernel.http import json_response
+from kernel.metrics import SSE_SUBSCRIBERS
+from kernel.routing import PUBLIC, Call, RouteSpec
+from kernel.settings import Settings
+from kernel.telemetry.db import sample_pool
+from kernel.telemetry.kafka import LogEnds
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -26,7 +26,8 @@ class Operations:
         self.pool = pool
         self.sse_subscribers = sse_subscribers
         ends = LogEnds(settings.resolved_bootstrap(), settings.events_topic)
-        self.readiness = Readiness(pool, ends, settings.worker_group, settings.ready_max_lag)
+        self.readiness = Readiness(pool, ends, settings.worker_group, settings.ready_max_lag,
+                                   settings.ready_max_outbox_age_s)
 
     def routes(self) -> list[RouteSpec]:
         return [RouteSpec("GET", "/metrics", self.metrics, PUBLIC),

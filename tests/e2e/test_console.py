@@ -220,7 +220,7 @@ async def test_health_view_reads_ready_and_metrics(page: Page, core: System) -> 
     await expect(page.locator('[data-metric="sse"] dd')).to_have_text(re.compile(r"^\d+$"))
     await expect(page.locator('[data-metric="rps"] dd')).to_have_text(
         re.compile(r"^\d+\.\d\d$"), timeout=15_000)
-    await expect(page.locator("#health-checks tbody tr")).to_have_count(3)
+    await expect(page.locator("#health-checks tbody tr")).to_have_count(4)
     await page.screenshot(path=screenshot_path("health"), full_page=True)
 
 

@@ -14,8 +14,8 @@ import asyncpg
 import orjson
 import pytest
 
-from core.db import create_pool
-from core.migrate import migrate
+from kernel.db import create_pool
+from kernel.migrate import migrate
 from projections.applier import Applier, Record
 from projections.handlers import BATCHERS, HANDLERS
 from tests.support.system import Infra

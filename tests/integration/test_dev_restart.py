@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.runtime.process import port_open
+from kernel.runtime.process import port_open
 from tests.support.system import ARTIFACTS, free_port, free_port_pair
 
 pytestmark = pytest.mark.integration

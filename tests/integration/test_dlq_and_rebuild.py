@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 import pytest
 
-from core.kafka import new_producer, subject_key
+from kernel.kafka import new_producer, subject_key
 from tests.support.system import Infra, System, start_system
 
 pytestmark = pytest.mark.integration

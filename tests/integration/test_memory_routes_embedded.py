@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.db import connect
+from kernel.db import connect
 from tests.integration.test_memory_routes import ISO_MS, changes_until, create, fetch, project
 from tests.support.openai_stub import OpenAIStub, embed_text
 from tests.support.system import Infra, System, start_system

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from core.migrate import MIGRATIONS_DIR, ChecksumMismatch, migrate, migration_files, status
+from kernel.migrate import MIGRATIONS_DIR, ChecksumMismatch, migrate, migration_files, status
 from tests.support.system import Infra
 
 pytestmark = pytest.mark.integration

@@ -18,10 +18,10 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.db import create_pool
-from core.kafka import new_producer
 from core.readiness import Readiness, ready_body
-from core.telemetry.kafka import LogEnds
+from kernel.db import create_pool
+from kernel.kafka import new_producer
+from kernel.telemetry.kafka import LogEnds
 from tests.support.sse_reader import open_stream
 from tests.support.system import ARTIFACTS, Infra, System, free_port, start_system
 
@@ -152,7 +152,7 @@ async def test_ready_checks_dependencies(ops: System) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["ready"] is True
-    assert set(body["checks"]) == {"postgres", "kafka", "projector"}
+    assert set(body["checks"]) == {"postgres", "kafka", "projector", "relay"}
     assert body["checks"]["projector"]["max_lag"] == 10000
     assert body["checks"]["kafka"]["partitions"] == 4
 
@@ -186,7 +186,7 @@ async def test_worker_metrics_and_batch_log(ops: System) -> None:
     assert value(samples, "core_command_to_projection_seconds_count",
                  type="memory.submitted") >= 2
     assert ("core_outbox_backlog", frozenset()) in samples
-    assert value(samples, "core_db_pool_max", pool="projector") == 4
+    assert value(samples, "core_db_pool_max", pool="projector") == 6
     batches = [e for e in json_lines(ARTIFACTS / "logs" / f"worker-{ops.name}.log")
                if e.get("msg") == "batch"]
     assert batches and set(batches[-1]) >= {"applied", "skipped", "changes", "dlq",
@@ -248,4 +248,4 @@ async def test_ready_names_unreachable_dependencies(ops: System) -> None:
     assert "error" in body["checks"]["kafka"]
     await pool.close()
     status, body = ready_body(*await readiness.check())
-    assert body["failing"] == ["postgres", "kafka", "projector"]
+    assert body["failing"] == ["postgres", "kafka", "projector", "relay"]

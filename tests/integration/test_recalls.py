@@ -19,9 +19,9 @@ from commands.context import CommandContext
 from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
 from commands.record_recall import Recorder, recall_recorder
-from core.db import create_pool
-from core.kafka import new_producer
-from core.routing import Call
+from kernel.db import create_pool
+from kernel.kafka import new_producer
+from kernel.routing import Call
 from tests.support.system import System
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import REGISTRY
 
-from core.ai.llm import LLMError
-from core.ai_wiring import build_ai
-from core.settings import Settings
+from kernel.ai.llm import LLMError
+from kernel.ai.wiring import build_ai
+from kernel.settings import Settings
 from tests.integration.test_search_vectors import Seed, project, search, seed, start_api_only
 from tests.support.openai_stub import OpenAIStub, dead_base_url, embed_text
 from tests.support.system import ARTIFACTS, Infra, System

@@ -18,8 +18,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from core.db import connect, connect_plain, create_pool
-from core.migrate import MIGRATIONS_DIR, migrate
+from kernel.db import connect, connect_plain, create_pool
+from kernel.migrate import MIGRATIONS_DIR, migrate
 from projections.memory_projector import SIMILAR_SQL
 from queries.search_store import (
     LEXICAL_SQL,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.db import connect
+from kernel.db import connect
 from tests.support.openai_stub import OpenAIStub, embed_text
 from tests.support.system import Infra, System, free_port
 

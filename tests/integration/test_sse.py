@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from core.kafka import new_producer, subject_key
+from kernel.kafka import new_producer, subject_key
 from tests.support.openai_stub import OpenAIStub
 from tests.support.sse_reader import EventReader, Frame, open_stream
 from tests.support.system import System

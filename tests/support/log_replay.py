@@ -8,7 +8,7 @@ import uuid
 
 import asyncpg
 
-from core.migrate import migrate
+from kernel.migrate import migrate
 from projections.replay import Replayer, StopRule
 from tests.support.system import System
 

@@ -18,12 +18,12 @@ import httpx
 
 from core.auth.api_keys import create_key
 from core.auth.principal import SCOPES
-from core.kafka import end_offsets, ensure_topics
-from core.migrate import migrate
-from core.runtime.kafka_broker import start_kafka
-from core.runtime.postgres import start_postgres
-from core.runtime.process import ChildProcess, free_port, wait_for_port
-from core.settings import Settings
+from kernel.kafka import end_offsets, ensure_topics
+from kernel.migrate import migrate
+from kernel.runtime.kafka_broker import start_kafka
+from kernel.runtime.postgres import start_postgres
+from kernel.runtime.process import ChildProcess, free_port, wait_for_port
+from kernel.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

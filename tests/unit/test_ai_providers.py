@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.ai.llm import (
+from kernel.ai.llm import (
     LLMClient,
     LLMError,
     LLMTimeoutError,
@@ -14,7 +14,7 @@ from core.ai.llm import (
     is_reasoning_model,
     reasoning_effort,
 )
-from core.ai.providers import (
+from kernel.ai.providers import (
     AIConfig,
     ResolvedProvider,
     config_from_env,

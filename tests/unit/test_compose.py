@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from core.cli import build_parser
-from core.settings import Settings
+from kernel.settings import Settings
 
 pytestmark = pytest.mark.unit
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"

@@ -10,8 +10,8 @@ from typing import Any
 import openai
 import pytest
 
-from core.ai.embeddings import NO_KEY_WARNING, Embedder, clean_vector, vector_literal
-from core.ai.providers import AIConfig
+from kernel.ai.embeddings import NO_KEY_WARNING, Embedder, clean_vector, vector_literal
+from kernel.ai.providers import AIConfig
 from tests.support.openai_stub import OpenAIStub, cosine, dead_base_url, embed_text
 
 pytestmark = pytest.mark.unit
@@ -64,7 +64,7 @@ async def test_without_a_key_every_call_is_empty_and_warns_once(
     stub: OpenAIStub, caplog: pytest.LogCaptureFixture
 ) -> None:
     embedder = Embedder.from_config(AIConfig(openai_api_key=" ", openai_base_url=stub.base_url))
-    caplog.set_level(logging.WARNING, logger="core.ai.embeddings")
+    caplog.set_level(logging.WARNING, logger="kernel.ai.embeddings")
     assert not embedder.enabled
     assert await embedder.embed("hello") == []
     assert await embedder.embed("again") == []

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.ai.extraction import (
+from kernel.ai.extraction import (
     ExtractedClaim,
     ExtractedMemory,
     ExtractionEngine,
@@ -20,7 +20,7 @@ from core.ai.extraction import (
     normalize_predicate,
     simple_extract,
 )
-from core.ai.llm import LLMClient
+from kernel.ai.llm import LLMClient
 from tests.support.openai_stub import OpenAIStub, dead_base_url
 
 pytestmark = pytest.mark.unit

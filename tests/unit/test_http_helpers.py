@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.http import InvalidBody, bool_param, coerce_required_str, int_param, parse_body
+from kernel.http import InvalidBody, bool_param, coerce_required_str, int_param, parse_body
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-import core.metrics  # noqa: F401  (registers the families)
+import kernel.metrics  # noqa: F401  (registers the families)
 
 pytestmark = pytest.mark.unit
 RULES = Path(__file__).resolve().parents[2] / "compose" / "prometheus"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.ai.embeddings import Embedder
-from core.ai.llm import LLMClient
-from core.ai.recall import (
+from kernel.ai.embeddings import Embedder
+from kernel.ai.llm import LLMClient
+from queries.recall import (
     STOP_WORDS,
     Classification,
     Hit,

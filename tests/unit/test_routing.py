@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.routing import Dispatcher, RouteSpec
+from kernel.routing import Dispatcher, RouteSpec
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def test_sides_never_import_each_other(side: str) -> None:
 
 
 def test_first_value_of_a_repeated_query_key_counts() -> None:
-    from core.routing import keep_first_values
+    from kernel.routing import keep_first_values
 
     scope: dict[str, object] = {"query_string": b"limit=5&q=a&limit=9&context=x&context=y"}
     keep_first_values(scope)

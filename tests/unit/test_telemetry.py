@@ -16,13 +16,13 @@ from starlette.testclient import TestClient
 
 from core.backup import libpq_target
 from core.event_archive import decode_bytes, encode_bytes
-from core.http import json_response
-from core.maintenance import needs_analyze
 from core.readiness import ready_body
-from core.routing import PUBLIC, Call, Dispatcher, RouteSpec
-from core.telemetry.db import sql_verb
 from core.telemetry.http import RequestTelemetry, request_id
-from core.telemetry.lag import lag_by_partition
+from kernel.http import json_response
+from kernel.routing import PUBLIC, Call, Dispatcher, RouteSpec
+from kernel.telemetry.db import sql_verb
+from kernel.telemetry.lag import lag_by_partition
+from projections.maintenance import needs_analyze
 
 pytestmark = pytest.mark.unit
 

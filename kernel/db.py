@@ -1,0 +1,44 @@
+"""Postgres pools with the pgvector codec registered on every connection."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+from pgvector.asyncpg import register_vector
+
+from kernel.telemetry.db import observe_query
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    conn.add_query_logger(observe_query)
+    await register_vector(conn)
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
+                      search_path: str | None = None) -> asyncpg.Pool:
+    settings = {"search_path": _path(search_path)} if search_path else None
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings=settings,
+    )
+    assert pool is not None
+    return pool
+
+
+def _path(schema: str) -> str:
+    return "public" if schema == "public" else f'"{schema}", public'
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def connect_plain(dsn: str) -> asyncpg.Connection:
+    """A connection without codecs, for migrations (the vector type may not exist yet)."""
+    return await asyncpg.connect(dsn)

@@ -1,0 +1,98 @@
+"""Single-node Apache Kafka (KRaft, broker+controller) from jars that Maven fetches once."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from kernel.runtime.process import ChildProcess, wait_for_port
+
+KAFKA_DIR = Path(__file__).parent / "kafka"
+
+SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={log_dir}
+num.partitions=12
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=false
+log.retention.ms=-1
+log.retention.bytes=-1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+background.threads=4
+num.recovery.threads.per.data.dir=1
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=33554432
+"""
+
+JAVA_OPTS = [
+    "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15", "-XX:+ExitOnOutOfMemoryError", "-XX:TieredStopAtLevel=1",
+    "-Xshare:auto", "-Djava.awt.headless=true",
+]
+
+
+def fetch_jars(jars_dir: Path) -> None:
+    """Maven copies the broker's jars from Central into `jars_dir` (once)."""
+    if any(jars_dir.glob("kafka_2.13-*.jar")):
+        return
+    jars_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mvn", "-B", "-q", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies",
+         f"-Dkafka.libs.dir={jars_dir.resolve()}"],
+        check=True,
+    )
+
+
+def _cluster_id() -> str:
+    while True:
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not value.startswith("-"):
+            return value
+
+
+def _java_argv(jars_dir: Path, main: str, *args: str) -> list[str]:
+    log4j = f"-Dlog4j.configuration=file:{KAFKA_DIR / 'log4j.properties'}"
+    return ["java", *JAVA_OPTS, log4j, "-cp", f"{jars_dir.resolve()}/*", main, *args]
+
+
+def write_config(home: Path, port: int) -> Path:
+    log_dir = (home / "data").resolve()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    config = home / "server.properties"
+    config.write_text(
+        SERVER_PROPERTIES.format(port=port, controller_port=port + 1, log_dir=log_dir)
+    )
+    return config
+
+
+def start_kafka(home: Path, port: int, jars_dir: Path, log_path: Path) -> ChildProcess:
+    fetch_jars(jars_dir)
+    config = write_config(home, port)
+    if not (home / "data" / "meta.properties").exists():
+        ChildProcess.run_once(
+            _java_argv(jars_dir, "kafka.tools.StorageTool", "format", "--cluster-id",
+                       _cluster_id(), "--config", str(config), "--ignore-formatted")
+        )
+    child = ChildProcess.start(
+        "kafka", _java_argv(jars_dir, "kafka.Kafka", str(config)), log_path=log_path
+    )
+    wait_for_port("127.0.0.1", port, timeout=90, child=child)
+    return child

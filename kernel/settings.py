@@ -1,0 +1,103 @@
+"""Typed settings: one class, read from the environment once per process and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kernel.ai.providers import parse_flag
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    core_home: Path = Field(default=Path(".core"), alias="CORE_HOME")
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    port: int = Field(default=8080, alias="PORT")
+    pg_port: int = Field(default=54329, alias="CORE_PG_PORT")
+    kafka_port: int = Field(default=19092, alias="CORE_KAFKA_PORT")
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    kafka_bootstrap_servers: str = Field(default="", alias="KAFKA_BOOTSTRAP_SERVERS")
+    topic_prefix: str = Field(default="core", alias="CORE_TOPIC_PREFIX")
+    partitions: int = Field(default=12, alias="CORE_PARTITIONS")
+    changes_retention_ms: int = Field(default=7 * 24 * 3600 * 1000,
+                                      alias="CORE_CHANGES_RETENTION_MS")
+    worker_group: str = Field(default="core-projector", alias="CORE_WORKER_GROUP")
+    default_project_id: str = Field(default="default-project", alias="CORE_DEFAULT_PROJECT_ID")
+    command_timeout_ms: int = Field(default=5000, alias="CORE_COMMAND_TIMEOUT_MS")
+    db_pool_max: int = Field(default=10, alias="CORE_DB_POOL_MAX")
+    projector_batch_max: int = Field(default=500, alias="CORE_PROJECTOR_BATCH_MAX")
+    sse_heartbeat_ms: int = Field(default=30_000, alias="CORE_SSE_HEARTBEAT_MS")
+    sse_max_per_project: int = Field(default=2000, alias="CORE_SSE_MAX_PER_PROJECT")
+    sse_queue_max: int = Field(default=1000, alias="CORE_SSE_QUEUE_MAX")
+    debug: bool = Field(default=False, alias="CORE_DEBUG")
+    openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(default="", alias="OPENAI_BASE_URL")
+    openai_embed_model: str = Field(default="text-embedding-3-small", alias="OPENAI_EMBED_MODEL")
+    embed_timeout_ms: int = Field(default=3000, alias="CORE_EMBED_TIMEOUT_MS")
+    core_ai_mode: str = Field(default="auto", alias="CORE_AI_MODE")
+    cerebras_api: str = Field(default="", alias="CEREBRAS_API")
+    cerebras_base_url: str = Field(default="", alias="CEREBRAS_BASE_URL")
+    retrieval_model: str = Field(default="", alias="RETRIEVAL_MODEL")
+    use_retrieval_expand: bool = Field(default=True, alias="USE_RETRIEVAL_EXPAND")
+    auth: str = Field(default="required", alias="CORE_AUTH")
+    jwt_secret: str = Field(default="", alias="CORE_JWT_SECRET")
+    jwt_public_key: str = Field(default="", alias="CORE_JWT_PUBLIC_KEY")
+    jwt_issuer: str = Field(default="", alias="CORE_JWT_ISSUER")
+    jwt_audience: str = Field(default="", alias="CORE_JWT_AUDIENCE")
+    idempotency_ttl_s: int = Field(default=24 * 3600, alias="CORE_IDEMPOTENCY_TTL_S")
+    max_body_bytes: int = Field(default=1024 * 1024, alias="CORE_MAX_BODY_BYTES")
+    kafka_jars_dir: Path = Field(default=Path(".cache/kafka-libs"), alias="CORE_KAFKA_JARS")
+    worker_metrics_port: int = Field(default=0, alias="CORE_WORKER_METRICS_PORT")
+    ready_max_lag: int = Field(default=10_000, alias="CORE_READY_MAX_LAG")
+    ready_max_outbox_age_s: float = Field(default=30.0, alias="CORE_READY_MAX_OUTBOX_AGE_S")
+    analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
+    analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
+
+    @field_validator("default_project_id", mode="after")
+    @classmethod
+    def _blank_default_project(cls, value: str) -> str:
+        return value.strip() or "default-project"
+
+    @field_validator("use_retrieval_expand", mode="before")
+    @classmethod
+    def _retrieval_expand_flag(cls, value: object) -> object:
+        """Spec flag syntax (§2): 1|true|yes|on, 0|false|no|off, anything else → default."""
+        return parse_flag(value, True) if isinstance(value, str) else value
+
+    @field_validator("debug", mode="before")
+    @classmethod
+    def _debug_flag(cls, value: object) -> object:
+        return parse_flag(value, False) if isinstance(value, str) else value
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return not self.database_url
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}.events"
+
+    @property
+    def changes_topic(self) -> str:
+        return f"{self.topic_prefix}.changes"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}.events.dlq"
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
+
+    def resolved_bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+
+def load_settings() -> Settings:
+    return Settings()
