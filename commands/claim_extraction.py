@@ -1,35 +1,38 @@
 """Background claim extraction (spec §7.4), outside the fold: it runs the extraction engine
 and records the result as its own event.
 
-It reacts only to `memory.extraction_requested` changes, which the memory projector emits
-for a created memory unless `extract_claims=false` or `no_supersede=true`. It runs the
-extraction engine (force=true, no context) — network I/O and a clock, which is why this is
-command-side code and not a projector — and produces ONE `claims.extracted` event for the
-memory's subject with the flattened claims (≤ 20) and their embeddings. Claim ids derive
-from the memory id (uuid5), so a redelivered request produces identical ids and the
-projector skips it; the projector also skips a memory deleted in the meantime. Failures are
-logged and swallowed, as in the reference: extraction never blocks or fails a write.
+The memory projector enqueues a request in `extraction_requests` — in the transaction that
+creates the memory — unless `extract_claims=false` or `no_supersede=true`. The queue is the
+agent's position: a request is deleted only in the transaction that saw its event produced,
+so a crash, a Kafka or Postgres outage, or a redelivery loses none (at least once). Each
+request runs the extraction engine (force=true, no context) — network I/O and a clock,
+which is why this is command-side code and not a projector — and produces ONE
+`claims.extracted` event for the memory's subject with the flattened claims (≤ 20) and their
+embeddings. Claim ids derive from the memory id (uuid5), so a repeated request produces
+identical ids and the projector keeps the first extraction; it also skips a memory deleted in
+the meantime. An engine failure is logged and swallowed, as in the reference: extraction
+never blocks or fails a write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from commands.publisher import produce_event
 from kernel.ai.extraction import ExtractedClaim, ExtractionEngine, flatten_claims, infer_claim_type
 from kernel.ids import uuid7
 from kernel.timefmt import now_ms
-from schemas.changes import MEMORY_EXTRACTION_REQUESTED
 from schemas.claim_events import ClaimAsserted
 from schemas.decoding import LATEST
-from schemas.envelope import ChangeEnvelope, EventEnvelope
+from schemas.envelope import EventEnvelope
 from schemas.extraction_events import CLAIMS_EXTRACTED, ClaimsExtracted
 
 log = logging.getLogger("core.commands.claim_extraction")
@@ -45,14 +48,12 @@ def derived_ids(memory_id: str, index: int) -> tuple[str, str]:
             f"ast_{uuid.uuid5(CLAIM_ID_NAMESPACE, name + '/assertion')}")
 
 
-def extraction_request(raw: bytes) -> ChangeEnvelope | None:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or data.get("type") != MEMORY_EXTRACTION_REQUESTED:
-        return None
-    return ChangeEnvelope.model_validate(data)
+@dataclass(frozen=True)
+class ExtractionRequest:
+    project_id: str
+    subject_id: str
+    memory_id: str
+    text: str
 
 
 async def claim_event(memory_id: str, index: int, claim: ExtractedClaim,
@@ -74,27 +75,64 @@ class ClaimExtractor:
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
     topic: str
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def handle(self, raw: bytes) -> None:
-        try:
-            request = extraction_request(raw)
-            if request is None:
-                return
-            if self.engine.name == "simple":  # local heuristics cost less than the lookup
-                await self._extract(request, check_alive=True)
-            elif await self._memory_alive(request):  # no LLM call for a deleted memory
-                await self._extract(request)
-        except Exception:  # a failed extraction must never stop the agent
-            log.exception("claim extraction failed")
+    def wake(self) -> None:
+        self.wakeup.set()
 
-    async def _memory_alive(self, request: ChangeEnvelope) -> bool:
+    async def run(self, idle_poll_s: float = 2.0, max_backoff_s: float = 10.0) -> None:
+        """Drain the queue whenever woken (or every `idle_poll_s`, for requests enqueued by
+        another worker); failures are retried with bounded backoff."""
+        backoff = idle_poll_s
+        while True:
+            try:
+                await self.drain()
+                backoff = idle_poll_s
+            except Exception as exc:
+                log.warning("claim extraction queue failed, retrying in %.1fs: %r", backoff, exc)
+                backoff = min(backoff * 2, max_backoff_s)
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), backoff)
+
+    async def drain(self, batch: int = 20) -> int:
+        """Handles queued requests until the queue is empty; a Postgres or Kafka failure
+        leaves the unfinished requests queued (and raises, for the caller's backoff)."""
+        handled = 0
+        while taken := await self._take(batch):
+            handled += taken
+        return handled
+
+    async def _take(self, batch: int) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, project_id, subject_id, memory_id, text FROM extraction_requests "
+                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", batch)
+            for row in rows:
+                await self.handle(ExtractionRequest(row["project_id"], row["subject_id"],
+                                                    row["memory_id"], row["text"]))
+            await conn.execute("DELETE FROM extraction_requests WHERE id = ANY($1::bigint[])",
+                               [r["id"] for r in rows])
+        return len(rows)
+
+    async def handle(self, request: ExtractionRequest) -> None:
+        if self.engine.name == "simple":  # local heuristics cost less than the lookup
+            await self._extract(request, check_alive=True)
+        elif await self._memory_alive(request):  # no LLM call for a deleted memory
+            await self._extract(request)
+
+    async def _memory_alive(self, request: ExtractionRequest) -> bool:
         return bool(await self.pool.fetchval(
             "SELECT 1 FROM memories WHERE id = $1 AND project_id = $2 AND NOT is_deleted",
-            request.payload["id"], request.project_id))
+            request.memory_id, request.project_id))
 
-    async def _extract(self, request: ChangeEnvelope, check_alive: bool = False) -> None:
-        memory_id, text = str(request.payload["id"]), str(request.payload["text"])
-        found = await self.engine.extract(text.strip(), True, (), request.subject_id)
+    async def _extract(self, request: ExtractionRequest, check_alive: bool = False) -> None:
+        memory_id = request.memory_id
+        try:
+            found = await self.engine.extract(request.text.strip(), True, (), request.subject_id)
+        except Exception:  # an engine failure never fails the write that asked (§7.4)
+            log.exception("claim extraction failed for memory %s", memory_id)
+            return
         if not flatten_claims(found) or (check_alive and not await self._memory_alive(request)):
             return
         claims = [await claim_event(memory_id, i, c, self.embed)
@@ -103,7 +141,7 @@ class ClaimExtractor:
             await self._produce(request, ClaimsExtracted(
                 source_memory_id=memory_id, engine=self.engine.name, claims=claims))
 
-    async def _produce(self, request: ChangeEnvelope, payload: ClaimsExtracted) -> None:
+    async def _produce(self, request: ExtractionRequest, payload: ClaimsExtracted) -> None:
         event = EventEnvelope(
             event_id=uuid7(), type=CLAIMS_EXTRACTED, v=LATEST[CLAIMS_EXTRACTED],
             project_id=request.project_id, subject_id=request.subject_id,

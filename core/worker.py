@@ -1,14 +1,12 @@
-"""Composition root of a worker process: a Faust app with two agents.
-
-* `project` folds `core.events` into Postgres through the projections' applier.
-* `extract_claims` turns `memory.extraction_requested` changes into `claims.extracted`
-  events (command-side code, outside the fold).
+"""Composition root of a worker process: a Faust app whose `project` agent folds
+`core.events` into Postgres through the projections' live projector, and the supervised
+tasks beside it: the outbox relay, the position check, the claim extraction queue
+(command-side code, outside the fold), metrics sampling and ANALYZE.
 
 Faust acknowledges a message even when the agent raises, so the agents never raise for a
 database problem: the applier retries transient errors and turns permanent ones into
 outcomes or dead letters. Postgres offsets, not Kafka commits, decide what is applied.
-The outbox relay, the metrics sampler and the ANALYZE loop are supervised tasks of this
-process: a death is logged, counted and restarted.
+A supervised task's death is logged, counted and restarted.
 """
 
 from __future__ import annotations
@@ -16,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import faust
-import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
@@ -32,6 +30,7 @@ from kernel.settings import Settings
 from kernel.tasks import SupervisedTask
 from projections.applier import Applier, BatchResult, Record
 from projections.handlers import BATCHERS, HANDLERS
+from projections.live import LiveProjector
 from projections.maintenance import GrowthAnalyzer
 from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
@@ -56,19 +55,18 @@ def create_app(settings: Settings) -> faust.App:
     )
     services = WorkerServices(settings)
     events = _raw_topic(app, settings.events_topic)
-    changes = _raw_topic(app, settings.changes_topic)
 
     @app.agent(events, concurrency=1)
     async def project(stream: Any) -> None:
-        runtime = await services.projector()
+        runtime = await services.projector(lambda: _assigned(app, settings.events_topic))
         async for batch in stream.take_events(settings.projector_batch_max, BATCH_WINDOW_S):
             await runtime.apply([_record(e) for e in batch])
 
-    @app.agent(changes, concurrency=1)
-    async def extract_claims(stream: Any) -> None:
-        extractor = await services.extractor()
-        async for value in stream:
-            await extractor.handle(value)
+    @app.on_partitions_assigned.connect
+    async def on_assigned(_sender: Any, /, *args: Any, signal: Any, **_kw: Any) -> None:
+        assigned: set[Any] = args[0] if args else set()
+        services.assigned({tp.partition for tp in assigned
+                           if tp.topic == settings.events_topic})
 
     return app
 
@@ -76,6 +74,13 @@ def create_app(settings: Settings) -> faust.App:
 def _raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(name, value_type=bytes, key_type=bytes, value_serializer="raw",
                      key_serializer="raw")
+
+
+def _assigned(app: faust.App, topic: str) -> set[int]:
+    try:
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+    except Exception:  # no consumer yet: nothing assigned
+        return set()
 
 
 def _record(event: Any) -> Record:
@@ -94,21 +99,37 @@ class WorkerServices:
         self.producer: AIOKafkaProducer | None = None
         self.ai: AIWiring | None = None
         self.relay: OutboxRelay | None = None
+        self.extractor: ClaimExtractor | None = None
+        self.live: LiveProjector | None = None
+        self.pending_assignment: set[int] = set()
         self.tasks: list[SupervisedTask] = []
 
-    async def projector(self) -> ProjectorRuntime:
-        pool, producer = await self._started()
-        assert self.relay is not None
-        applier = Applier(pool, self.settings.worker_group, HANDLERS, batchers=BATCHERS)
-        return ProjectorRuntime(self.settings, applier, self.relay, producer)
+    def assigned(self, partitions: set[int]) -> None:
+        if self.live is None:
+            self.pending_assignment |= partitions
+        else:
+            self.live.assigned(partitions)
 
-    async def extractor(self) -> ClaimExtractor:
-        pool, producer = await self._started()
+    async def projector(self, assignment: Callable[[], set[int]]) -> ProjectorRuntime:
+        pool, _producer = await self._started()
+        assert self.relay is not None
         async with self.lock:
-            if self.ai is None:
-                self.ai = build_ai(self.settings, announce=False)
-        return ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, pool, producer,
-                              self.settings.events_topic)
+            if self.live is None:
+                settings = self.settings
+                applier = Applier(pool, settings.worker_group, HANDLERS, batchers=BATCHERS)
+                self.live = LiveProjector(applier, settings.resolved_bootstrap(),
+                                          settings.events_topic, settings.projector_batch_max)
+                self.live.assigned(self.pending_assignment | assignment())
+                runtime = ProjectorRuntime(self.live, self.relay, self.extractor)
+
+                async def watch() -> None:
+                    assert self.live is not None
+                    await self.live.watch(assignment, settings.position_check_s,
+                                          runtime.applied)
+
+                self.tasks.append(SupervisedTask("position-check", watch).start())
+        return ProjectorRuntime(self.live, self.relay, self.extractor)
+
 
     async def _started(self) -> tuple[asyncpg.Pool, AIOKafkaProducer]:
         async with self.lock:
@@ -122,8 +143,13 @@ class WorkerServices:
         self.pool = await create_pool(settings.resolved_database_url(), max_size=6)
         self.producer = new_producer(settings)
         await self.producer.start()
-        self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic)
+        self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic,
+                                 settings.dlq_topic)
         self.tasks.append(SupervisedTask("outbox-relay", self.relay.run).start())
+        self.ai = build_ai(settings, announce=False)
+        self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,
+                                        self.producer, settings.events_topic)
+        self.tasks.append(SupervisedTask("claim-extraction", self.extractor.run).start())
         analyzer = GrowthAnalyzer(self.pool, settings.analyze_growth, settings.analyze_check_s)
         self.tasks.append(SupervisedTask("analyze", analyzer.run).start())
         if settings.worker_metrics_port:
@@ -132,30 +158,31 @@ class WorkerServices:
 
 
 class ProjectorRuntime:
-    def __init__(self, settings: Settings, applier: Applier, relay: OutboxRelay,
-                 producer: AIOKafkaProducer) -> None:
-        self.settings = settings
-        self.applier = applier
+    """What the `project` agent calls per delivered batch. It never raises: an unexpected
+    failure is logged, and the records come back through the gap check (Postgres holds the
+    position, so nothing the stream moved past is lost)."""
+
+    def __init__(self, live: LiveProjector, relay: OutboxRelay,
+                 extractor: ClaimExtractor | None) -> None:
+        self.live = live
         self.relay = relay
-        self.producer = producer
+        self.extractor = extractor
 
     async def apply(self, records: list[Record]) -> None:
         started = time.perf_counter()
-        result = await self.applier.apply(records)
-        await self._dead_letter(result)
-        if result.changes:
-            self.relay.wake()
-        observe_batch(records, result, started)
+        try:
+            results = await self.live.apply(records)
+        except Exception:
+            log.exception("projector batch failed; its records are re-read from the log")
+            return
+        self.applied(results)
+        observe_batch(records, results[-1], started)
 
-    async def _dead_letter(self, result: BatchResult) -> None:
-        for letter in result.dead_letters:
-            log.error("dead-lettering %s[%d]@%d: %s", letter.record.topic,
-                      letter.record.partition, letter.record.offset, letter.reason)
-            await self.producer.send_and_wait(
-                self.settings.dlq_topic, letter.record.value, key=letter.record.key,
-                headers=[("reason", letter.reason.encode()),
-                         ("origin", orjson.dumps([letter.record.topic, letter.record.partition,
-                                                  letter.record.offset]))])
+    def applied(self, results: list[BatchResult]) -> None:
+        if any(r.changes or r.dead_letters for r in results):
+            self.relay.wake()
+            if self.extractor is not None:
+                self.extractor.wake()
 
 
 def run_worker(settings: Settings) -> None:

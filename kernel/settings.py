@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=0, alias="CORE_WORKER_METRICS_PORT")
     ready_max_lag: int = Field(default=10_000, alias="CORE_READY_MAX_LAG")
     ready_max_outbox_age_s: float = Field(default=30.0, alias="CORE_READY_MAX_OUTBOX_AGE_S")
+    position_check_s: float = Field(default=5.0, alias="CORE_POSITION_CHECK_S")
     analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
     analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
 

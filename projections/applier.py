@@ -1,9 +1,18 @@
 """Applies a batch of `core.events` records in one transaction, exactly once per offset.
 
 Ordering key: project + subject (one partition holds every event of a subject, in order).
-Idempotency: `projection_offsets` stores each partition's next offset in the same
-transaction as the rows; a record below it is skipped. A second event carrying the same
-project + idempotency key as an earlier one gets the earlier outcome and changes nothing.
+Position: `projection_offsets` holds each partition's next offset, row-locked and advanced in
+the same transaction as the rows; it is the only position that counts. A record below it is
+skipped; a record above it is a gap (`OffsetGap`): the transaction rolls back and the caller
+reads the missing records from the log — nothing is ever skipped. A second event carrying
+the same project + idempotency key as an earlier one gets the earlier outcome and changes
+nothing.
+
+No exception of an event leaves the applier: a batch runs without savepoints first; if
+anything fails, it runs again with one savepoint per event around everything that event
+writes (rows, changes, outcome, timeline). An event that still fails is parked as a dead
+letter in the same transaction, with a 500 outcome when it was a command, and the partition
+carries on. Transient database errors are retried with bounded backoff.
 """
 
 from __future__ import annotations
@@ -17,33 +26,39 @@ import asyncpg
 import orjson
 
 from kernel.projection_pointer import follow_pointer, search_path
+from projections.batch_writes import (
+    DeadLetter,
+    Record,
+    TopicPartition,
+    lock_positions,
+    store_changes,
+    store_dead_letters,
+    store_outcomes,
+    store_positions,
+)
 from projections.runs import Batcher, PendingRun
 from projections.timeline import TimelineRow, store_timeline, timeline_row
 from projections.unit_of_work import Change, EventTx, Handler, Position
 from schemas.decoding import DecodeError, decode_event
 from schemas.envelope import EventEnvelope
-from schemas.outcomes import OUTCOME_CHANNEL, Outcome, outcome_notice
+from schemas.outcomes import Outcome
+
+__all__ = ["Applier", "BatchResult", "DeadLetter", "OffsetGap", "Record", "scoped_key"]
 
 log = logging.getLogger("core.projections")
 TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
              asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
              asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+PARKED = Outcome(500, {"error": "server_error", "message": "internal error"})
+Holes = Mapping[TopicPartition, tuple[int, int]]
+"""Offset ranges [start, end) of a partition that the log was read through and holds no
+record in (besides those given): a jump inside one is not a gap."""
 
 
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    record: Record
-    reason: str
+class OffsetGap(Exception):
+    def __init__(self, topic: str, partition: int, expected: int, found: int) -> None:
+        super().__init__(f"{topic}[{partition}]: next offset {expected}, got {found}")
+        self.topic, self.partition, self.expected, self.found = topic, partition, expected, found
 
 
 @dataclass
@@ -64,6 +79,10 @@ class BatchResult:
                 return outcome
         return None
 
+    def keyed_outcomes(self) -> list[tuple[EventEnvelope, Outcome, str | None]]:
+        return [(e, o, None if e.event_id in self.replayed else scoped_key(e))
+                for e, o in self.outcomes]
+
 
 @dataclass
 class Applier:
@@ -75,51 +94,75 @@ class Applier:
     schema: str | None = None
     accept: Callable[[EventEnvelope], bool] = lambda _event: True
     batchers: Mapping[str, Batcher] = field(default_factory=dict)
+    strict_positions: bool = True
+    """Raise `OffsetGap` on a jump past the stored position (off for replays, which read
+    the log themselves from a fixed start)."""
 
-    async def apply(self, records: Sequence[Record]) -> BatchResult:
+    async def apply(self, records: Sequence[Record], holes: Holes | None = None) -> BatchResult:
         """Apply with bounded-backoff retries on transient database errors; never raises them."""
         delay = 0.1
         while True:
             try:
-                return await self._apply_once(records)
+                return await self._apply_once(records, holes or {})
             except TRANSIENT as exc:
                 log.warning("projector transient error, retrying in %.1fs: %r", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _apply_once(self, records: Sequence[Record]) -> BatchResult:
-        """The whole batch without savepoints first; if any event fails, the transaction is
-        rolled back and the batch runs again with one savepoint per event, so a failing
-        event still gets its 500 outcome or dead letter and the others still apply."""
+    async def _apply_once(self, records: Sequence[Record], holes: Holes) -> BatchResult:
         try:
-            return await self._apply_batch(records, guarded=False)
-        except TRANSIENT:
+            return await self._apply_batch(records, holes, guarded=False)
+        except (*TRANSIENT, OffsetGap):
             raise
         except Exception as exc:
             log.info("batch of %d failed without savepoints (%r); re-running it guarded",
                      len(records), exc)
-            return await self._apply_batch(records, guarded=True)
+            return await self._apply_batch(records, holes, guarded=True)
 
-    async def _apply_batch(self, records: Sequence[Record], guarded: bool) -> BatchResult:
+    async def _apply_batch(self, records: Sequence[Record], holes: Holes,
+                           guarded: bool) -> BatchResult:
         result = BatchResult(guarded=guarded)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL core.projector = 'on'")
+            await conn.execute("SET LOCAL synchronous_commit = on")
             await self._enter_schema(conn)
-            next_offsets = await self._load_offsets(conn, records)
+            partitions = sorted({(r.topic, r.partition) for r in records})
+            next_offsets = await lock_positions(conn, self.consumer, partitions)
             run = PendingRun(self.batchers if not guarded else {})
             for record in records:
                 tp = (record.topic, record.partition)
-                if record.offset < next_offsets.get(tp, 0):
+                if record.offset < next_offsets[tp]:
                     result.skipped += 1
                     continue
-                await self._apply_record(conn, record, result, run)
+                self._check_contiguous(record, next_offsets[tp], holes)
+                if guarded:
+                    await self._apply_guarded(conn, record, result)
+                else:
+                    await self._apply_record(conn, record, result, run)
                 next_offsets[tp] = record.offset + 1
             await self._flush(run, result)
-            await self._store_offsets(conn, next_offsets)
-            await self._store_changes(conn, result.changes)
-            await self._store_outcomes(conn, result)
-            await store_timeline(conn, result.timeline)
+            if not guarded:
+                await self._store_batch(conn, result)
+            await store_positions(conn, self.consumer, next_offsets)
         return result
+
+    async def stored_positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The next offset of each partition as stored now (0 when none is stored yet)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._enter_schema(conn)
+            rows = await conn.fetch(
+                "SELECT partition, next_offset FROM projection_offsets WHERE consumer = $1 "
+                "AND topic = $2 AND partition = ANY($3::int[])", self.consumer, topic,
+                list(partitions))
+        stored = {r["partition"]: r["next_offset"] for r in rows}
+        return {p: stored.get(p, 0) for p in partitions}
+
+    def _check_contiguous(self, record: Record, expected: int, holes: Holes) -> None:
+        if not self.strict_positions or record.offset == expected:
+            return
+        start, end = holes.get((record.topic, record.partition), (0, -1))
+        if not start <= expected < record.offset <= end:
+            raise OffsetGap(record.topic, record.partition, expected, record.offset)
 
     async def _enter_schema(self, conn: asyncpg.Connection) -> None:
         if self.schema is None:
@@ -127,31 +170,106 @@ class Applier:
         else:
             await conn.execute(f"SET LOCAL search_path TO {search_path(self.schema)}")
 
-    async def _apply_record(self, conn: asyncpg.Connection, record: Record,
-                            result: BatchResult, run: PendingRun) -> None:
+    def _decode(self, record: Record, result: BatchResult) -> tuple[EventEnvelope | None,
+                                                                     Handler | None]:
+        """The event and its handler; None when it is skipped or dead-lettered."""
         try:
             event = decode_event(record.value)
         except DecodeError as exc:
             result.dead_letters.append(DeadLetter(record, str(exc)))
-            return
+            return None, None
         if not self.accept(event):
             result.skipped += 1
-            return
+            return None, None
         handler = self.handlers.get(event.type)
         if handler is None:
             result.dead_letters.append(DeadLetter(record, f"no projector for {event.type}"))
+            return None, None
+        return event, handler
+
+    async def _apply_record(self, conn: asyncpg.Connection, record: Record,
+                            result: BatchResult, run: PendingRun) -> None:
+        """Fast path: no savepoint; any error aborts the batch, which then runs guarded."""
+        event, handler = self._decode(record, result)
+        if event is None or handler is None:
             return
         tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
         if run.take(tx):
             return
         await self._flush(run, result)
-        self._applied(result, tx, await self._run_handler(conn, handler, tx, result, record))
+        outcome = await self._replayed_outcome(conn, event, result)
+        if outcome is None:
+            outcome = await handler(tx)
+            result.changes.extend(tx.changes)
+        self._applied(result, tx, outcome)
 
     async def _flush(self, run: PendingRun, result: BatchResult) -> None:
         """Applies the held-back run, before anything after it in the log."""
         for tx, outcome in await run.flush():
             result.changes.extend(tx.changes)
             self._applied(result, tx, outcome)
+
+    async def _store_batch(self, conn: asyncpg.Connection, result: BatchResult) -> None:
+        if self.emit_changes:
+            await store_changes(conn, result.changes)
+            await store_dead_letters(conn, result.dead_letters)
+        await store_outcomes(conn, result.keyed_outcomes(), self.notify_outcomes)
+        await store_timeline(conn, result.timeline)
+
+    async def _apply_guarded(self, conn: asyncpg.Connection, record: Record,
+                             result: BatchResult) -> None:
+        """One savepoint around everything the event writes; a failure parks the event."""
+        parked = len(result.dead_letters)
+        event, handler = self._decode(record, result)
+        if event is None or handler is None:
+            await self._park_letters(conn, result.dead_letters[parked:])
+            return
+        tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
+        try:
+            async with conn.transaction():
+                outcome = await self._replayed_outcome(conn, event, result)
+                if outcome is None:
+                    outcome = await handler(tx)
+                await self._store_event(conn, tx, outcome, result)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            log.error("parking %s (%s) at %s[%d]@%d: %r", event.event_id, event.type,
+                      record.topic, record.partition, record.offset, exc)
+            await self._park(conn, DeadLetter(record, f"projector error: {exc!r}"), event,
+                             result)
+            return
+        result.changes.extend(tx.changes)
+        self._applied(result, tx, outcome)
+
+    async def _store_event(self, conn: asyncpg.Connection, tx: EventTx, outcome: Outcome | None,
+                           result: BatchResult) -> None:
+        if self.emit_changes:
+            await store_changes(conn, tx.changes)
+        if outcome is not None:
+            replayed = tx.event.event_id in result.replayed
+            key = None if replayed else scoped_key(tx.event)
+            await store_outcomes(conn, [(tx.event, outcome, key)], self.notify_outcomes)
+        await store_timeline(conn, [timeline_row(tx.event, tx.position, outcome)])
+
+    async def _park(self, conn: asyncpg.Connection, letter: DeadLetter, event: EventEnvelope,
+                    result: BatchResult) -> None:
+        """The dead letter, and a 500 answer for the waiting client when one can be stored
+        (an event whose own ids Postgres refuses gets none: its wait ends in a 202)."""
+        result.dead_letters.append(letter)
+        await self._park_letters(conn, [letter])
+        try:
+            async with conn.transaction():
+                await store_outcomes(conn, [(event, PARKED, None)], self.notify_outcomes)
+            result.outcomes.append((event, PARKED))
+        except TRANSIENT:
+            raise
+        except asyncpg.PostgresError as exc:
+            log.error("no outcome stored for parked event %s: %r", event.event_id, exc)
+
+    async def _park_letters(self, conn: asyncpg.Connection, letters: list[DeadLetter]) -> None:
+        if self.emit_changes:
+            await store_dead_letters(conn, letters)
 
     @staticmethod
     def _applied(result: BatchResult, tx: EventTx, outcome: Outcome | None) -> None:
@@ -160,89 +278,21 @@ class Applier:
         if outcome is not None:
             result.outcomes.append((tx.event, outcome))
 
-    async def _run_handler(self, conn: asyncpg.Connection, handler: Handler, tx: EventTx,
-                           result: BatchResult, record: Record) -> Outcome | None:
-        previous = await self._idempotent_outcome(conn, tx.event, result)
-        if previous is not None:
-            result.replayed.add(tx.event.event_id)
-            return previous
-        if not result.guarded:  # any error aborts the batch, which then runs guarded
-            outcome = await handler(tx)
-            result.changes.extend(tx.changes)
-            return outcome
-        try:
-            async with conn.transaction():
-                outcome = await handler(tx)
-        except TRANSIENT:
-            raise
-        except asyncpg.PostgresError as exc:
-            log.error("event %s (%s) rejected by the database: %s", tx.event.event_id,
-                      tx.event.type, exc)
-            return Outcome(500, {"error": "server_error", "message": str(exc)})
-        except Exception as exc:  # a projector bug: park the event, keep the partition moving
-            log.exception("projector failed on %s (%s)", tx.event.event_id, tx.event.type)
-            result.dead_letters.append(DeadLetter(record, f"projector error: {exc!r}"))
-            return Outcome(500, {"error": "server_error", "message": "projector error"})
-        result.changes.extend(tx.changes)
-        return outcome
-
-    async def _idempotent_outcome(self, conn: asyncpg.Connection, event: EventEnvelope,
-                                  result: BatchResult) -> Outcome | None:
+    async def _replayed_outcome(self, conn: asyncpg.Connection, event: EventEnvelope,
+                                result: BatchResult) -> Outcome | None:
+        """The earlier outcome of the same idempotency key, if any (then nothing applies)."""
         key = scoped_key(event)
         if key is None:
             return None
-        in_batch = result.outcome_for_key(event.project_id, key)
-        if in_batch is not None:
-            return in_batch
-        row = await conn.fetchrow(
-            "SELECT status, body FROM command_outcomes WHERE project_id = $1 "
-            "AND idempotency_key = $2", event.project_id, scoped_key(event))
-        return Outcome(row["status"], orjson.loads(row["body"])) if row else None
-
-    async def _load_offsets(self, conn: asyncpg.Connection,
-                            records: Sequence[Record]) -> dict[tuple[str, int], int]:
-        partitions = sorted({(r.topic, r.partition) for r in records})
-        rows = await conn.fetch(
-            "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1 "
-            "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) FOR UPDATE",
-            self.consumer, [t for t, _ in partitions], [p for _, p in partitions])
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-
-    async def _store_offsets(self, conn: asyncpg.Connection,
-                             offsets: dict[tuple[str, int], int]) -> None:
-        await conn.executemany(
-            "INSERT INTO projection_offsets (consumer, topic, partition, next_offset, updated_at) "
-            "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (consumer, topic, partition) DO UPDATE "
-            "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset), "
-            "updated_at = now()",
-            [(self.consumer, t, p, o) for (t, p), o in offsets.items()])
-
-    async def _store_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
-        if not self.emit_changes or not changes:
-            return
-        await conn.executemany(
-            "INSERT INTO outbox (change_id, project_id, subject_id, type, payload, "
-            "source_event_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT (change_id) DO NOTHING",
-            [(c.change_id, c.project_id, c.subject_id, c.type, c.payload, c.source_event_id,
-              c.occurred_at) for c in changes])
-
-    async def _store_outcomes(self, conn: asyncpg.Connection, result: BatchResult) -> None:
-        outcomes = result.outcomes
-        if not outcomes:
-            return
-        await conn.executemany(
-            "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
-            "idempotency_key, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT DO NOTHING",
-            [(e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(),
-              None if e.event_id in result.replayed else scoped_key(e),
-              e.occurred_at) for e, o in outcomes])
-        if not self.notify_outcomes:
-            return
-        await conn.executemany("SELECT pg_notify($1, $2)",
-                               [(OUTCOME_CHANNEL, outcome_notice(e.event_id, o))
-                                for e, o in outcomes])
+        found = result.outcome_for_key(event.project_id, key)
+        if found is None:
+            row = await conn.fetchrow(
+                "SELECT status, body FROM command_outcomes WHERE project_id = $1 "
+                "AND idempotency_key = $2", event.project_id, key)
+            found = Outcome(row["status"], orjson.loads(row["body"])) if row else None
+        if found is not None:
+            result.replayed.add(event.event_id)
+        return found
 
 
 def scoped_key(event: EventEnvelope) -> str | None:
@@ -250,4 +300,3 @@ def scoped_key(event: EventEnvelope) -> str | None:
     if not event.idempotency_key:
         return None
     return f"{event.actor}\x1f{event.idempotency_key}"
-

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from projections.applier import Record
+from projections.batch_writes import Record
 
 
 async def read_range(bootstrap: str, topic: str, start: Mapping[int, int],
@@ -33,6 +33,19 @@ async def read_range(bootstrap: str, topic: str, start: Mapping[int, int],
                     pending.pop(p)
             if batch:
                 yield batch
+    finally:
+        await consumer.stop()
+
+
+async def log_ends(bootstrap: str, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+    """The log end offset of each partition (no consumer group involved)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()
 

@@ -1,4 +1,5 @@
-"""Relays the outbox to the changes topic, in outbox order, at least once.
+"""Relays the outbox to the changes topic, in outbox order, and parked dead letters to the
+DLQ topic, at least once.
 
 One relay holds a Postgres advisory lock at a time, so with several workers the changes
 still leave in commit order. A crash between produce and delete re-sends those rows;
@@ -30,11 +31,18 @@ def change_message(row: asyncpg.Record) -> bytes:
     })
 
 
+def dead_letter_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
+    origin = [row["origin_topic"], row["origin_partition"], row["origin_offset"]]
+    return [("reason", row["reason"].encode()), ("origin", orjson.dumps(origin))]
+
+
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str,
+                 dlq_topic: str | None = None) -> None:
         self.pool = pool
         self.producer = producer
         self.topic = topic
+        self.dlq_topic = dlq_topic
         self.wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -68,9 +76,20 @@ class OutboxRelay:
                 await self._produce(rows)
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
                                    [r["id"] for r in rows])
-                return len(rows)
+                return len(rows) + await self._relay_dead_letters(conn, limit)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+
+    async def _relay_dead_letters(self, conn: asyncpg.Connection, limit: int) -> int:
+        if self.dlq_topic is None:
+            return 0
+        rows = await conn.fetch("SELECT * FROM dead_letter_outbox ORDER BY id LIMIT $1", limit)
+        sends = [await self.producer.send(self.dlq_topic, r["record_value"], key=r["record_key"],
+                                          headers=dead_letter_headers(r)) for r in rows]
+        await asyncio.gather(*sends)
+        await conn.execute("DELETE FROM dead_letter_outbox WHERE id = ANY($1::bigint[])",
+                           [r["id"] for r in rows])
+        return len(rows)
 
     async def _produce(self, rows: list[asyncpg.Record]) -> None:
         sends = [

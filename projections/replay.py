@@ -88,7 +88,7 @@ class Replayer:
                     until: datetime | None) -> ReplaySummary:
         applier = Applier(pool, self.settings.worker_group, HANDLERS, emit_changes=False,
                           notify_outcomes=False, schema=self.schema, accept=self._accept,
-                          batchers=BATCHERS)
+                          batchers=BATCHERS, strict_positions=False)
         summary, began = ReplaySummary(), time.monotonic()
         total = sum(max(0, e - start.get(p, 0)) for p, e in ends.items())
         stopped: set[int] = set()

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -73,9 +74,18 @@ async def test_opted_out_and_deleted_memories_get_no_claims(api: httpx.AsyncClie
     headers = project()
     opted_out = await create(api, headers, "u1", "I live in Paris", extract_claims=False)
     no_supersede = await create(api, headers, "u2", "I live in Rome", no_supersede=True)
-    deleted = await create(api, headers, "u3", "I live in Lima")
+    deleted = await create(api, headers, "u3", "I live in Lima", extract_claims=False)
     assert (await api.delete(f"/api/v1/memories/{deleted}", headers=headers)).json()[
         "deleted"] is True
+    # A request queued before the delete (the queue is FIFO): the agent skips the memory.
+    conn = await asyncpg.connect(system.dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO extraction_requests (source_event_id, project_id, subject_id, "
+            "memory_id, text) VALUES ('e-deleted', $1, 'u3', $2, 'I live in Lima')",
+            headers["x-project-id"], deleted)
+    finally:
+        await conn.close()
     signal = await create(api, headers, "u4", "I work at Acme")
     assert await eventually(lambda: memory_claims(api, headers, signal)) == [
         ("works_at", "Acme")]

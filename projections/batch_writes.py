@@ -1,0 +1,120 @@
+"""What a projector transaction writes besides the projection rows: partition positions,
+outbox changes, command outcomes (announced with NOTIFY) and dead letters.
+
+Every statement here runs inside the batch transaction, so a position never moves without
+the rows, changes, outcomes and dead letters of the records below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import orjson
+
+from projections.unit_of_work import Change
+from schemas.changes import MEMORY_EXTRACTION_REQUESTED
+from schemas.envelope import EventEnvelope
+from schemas.outcomes import OUTCOME_CHANNEL, Outcome, outcome_notice
+
+TopicPartition = tuple[str, int]
+REASON_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: Record
+    reason: str
+
+
+async def lock_positions(conn: asyncpg.Connection, consumer: str,
+                         partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+    """The next offset of each partition, row-locked for this transaction. A missing row is
+    created first, so two workers that both hold a new partition queue on the same row
+    instead of both applying its first batch."""
+    topics, numbers = [t for t, _ in partitions], [p for _, p in partitions]
+    await conn.execute(
+        "INSERT INTO projection_offsets (consumer, topic, partition, next_offset, updated_at) "
+        "SELECT $1, t, p, 0, now() FROM unnest($2::text[], $3::int[]) AS u(t, p) "
+        "ON CONFLICT (consumer, topic, partition) DO NOTHING", consumer, topics, numbers)
+    rows = await conn.fetch(
+        "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1 "
+        "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) "
+        "ORDER BY topic, partition FOR UPDATE", consumer, topics, numbers)
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+async def store_positions(conn: asyncpg.Connection, consumer: str,
+                          offsets: dict[TopicPartition, int]) -> None:
+    await conn.executemany(
+        "UPDATE projection_offsets SET next_offset = GREATEST(next_offset, $4), "
+        "updated_at = now() WHERE consumer = $1 AND topic = $2 AND partition = $3",
+        [(consumer, t, p, o) for (t, p), o in offsets.items()])
+
+
+async def store_changes(conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+    """News goes to the outbox; a `memory.extraction_requested` change is work for the claim
+    extraction agent, queued in `extraction_requests` (the agent's position lives there)."""
+    requests = [c for c in changes if c.type == MEMORY_EXTRACTION_REQUESTED]
+    news = [c for c in changes if c.type != MEMORY_EXTRACTION_REQUESTED]
+    if requests:
+        await conn.executemany(
+            "INSERT INTO extraction_requests (source_event_id, project_id, subject_id, "
+            "memory_id, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            [(c.source_event_id, c.project_id, c.subject_id, c.payload["id"], c.payload["text"])
+             for c in requests])
+    if not news:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (change_id, project_id, subject_id, type, payload, "
+        "source_event_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (change_id) DO NOTHING",
+        [(c.change_id, c.project_id, c.subject_id, c.type, c.payload, c.source_event_id,
+          c.occurred_at) for c in news])
+
+
+async def store_outcomes(conn: asyncpg.Connection,
+                         outcomes: Sequence[tuple[EventEnvelope, Outcome, str | None]],
+                         notify: bool) -> None:
+    """Outcomes with the scoped idempotency key they answer for (None for a replayed one)."""
+    if not outcomes:
+        return
+    await conn.executemany(
+        "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
+        "idempotency_key, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT DO NOTHING",
+        [(e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(), key,
+          e.occurred_at) for e, o, key in outcomes])
+    if notify:
+        await conn.executemany("SELECT pg_notify($1, $2)",
+                               [(OUTCOME_CHANNEL, outcome_notice(e.event_id, o))
+                                for e, o, _ in outcomes])
+
+
+async def store_dead_letters(conn: asyncpg.Connection, letters: Iterable[DeadLetter]) -> None:
+    """Parked in the same transaction as the position that passes them; the relay produces
+    them to the DLQ topic (at least once, keyed by their origin)."""
+    rows = [(d.record.topic, d.record.partition, d.record.offset, d.record.key, d.record.value,
+             readable_reason(d.reason)) for d in letters]
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO dead_letter_outbox (origin_topic, origin_partition, origin_offset, "
+        "record_key, record_value, reason) VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT (origin_topic, origin_partition, origin_offset) DO NOTHING", rows)
+
+
+def readable_reason(reason: str) -> str:
+    """A reason Postgres can store: no NUL characters, bounded length."""
+    return reason.replace("\x00", "\\u0000")[:REASON_MAX]

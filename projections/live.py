@@ -1,0 +1,107 @@
+"""The live projector: applies what the consumer group delivers, trusting only Postgres.
+
+The consumer group's committed offsets carry no meaning for correctness. A delivered batch
+that jumps past a partition's stored position is a gap (`OffsetGap`): the missing records
+are read straight from the log — a group-less consumer over the explicit offset range — and
+applied first. After every partition assignment, and whenever an assigned partition stays
+below the log end without moving between two checks, the projector catches up from its
+stored position to the log end the same way. So a crashed agent, a lost tail of Postgres
+commits and a database restored from a backup all end the same: the log is re-folded from
+the stored position, nothing skipped, nothing applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from projections.applier import Applier, BatchResult, OffsetGap
+from projections.batch_writes import Record, TopicPartition
+from projections.log_reader import log_ends, read_range
+
+log = logging.getLogger("core.projections.live")
+Applied = Callable[[list[BatchResult]], None]
+
+
+@dataclass
+class LiveProjector:
+    applier: Applier
+    bootstrap: str
+    topic: str
+    batch_max: int = 500
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_seen: dict[int, int] = field(default_factory=dict)
+    newly_assigned: set[int] = field(default_factory=set)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def apply(self, records: list[Record]) -> list[BatchResult]:
+        """Apply a delivered batch; gaps before it are filled from the log first."""
+        async with self.lock:
+            results: list[BatchResult] = []
+            holes: dict[TopicPartition, tuple[int, int]] = {}
+            while True:
+                try:
+                    results.append(await self.applier.apply(records, holes))
+                    return results
+                except OffsetGap as gap:
+                    log.warning("gap before a delivered batch: %s; reading it from the log", gap)
+                    results += await self._fill(gap.partition, gap.expected, gap.found)
+                    holes[(gap.topic, gap.partition)] = (gap.expected, gap.found)
+
+    async def catch_up(self, partitions: Iterable[int]) -> list[BatchResult]:
+        """Fold each partition from its stored position to the log end as it is now."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return []
+        async with self.lock:
+            stored = await self.applier.stored_positions(self.topic, wanted)
+            ends = await log_ends(self.bootstrap, self.topic, wanted)
+            results: list[BatchResult] = []
+            for partition in wanted:
+                if stored[partition] < ends.get(partition, 0):
+                    log.info("catching up %s[%d] from %d to %d", self.topic, partition,
+                             stored[partition], ends[partition])
+                    results += await self._fill(partition, stored[partition], ends[partition])
+            return results
+
+    async def _fill(self, partition: int, start: int, end: int) -> list[BatchResult]:
+        """Applies [start, end) of one partition, read in order from the log: an offset the
+        read passed without a record (a transaction marker, a truncated log) is no gap."""
+        holes = {(self.topic, partition): (start, end)}
+        results = []
+        async for batch in read_range(self.bootstrap, self.topic, {partition: start},
+                                      {partition: end}, max_records=self.batch_max):
+            results.append(await self.applier.apply(batch, holes))
+        return results
+
+    def assigned(self, partitions: Iterable[int]) -> None:
+        """Called on a rebalance: these partitions are caught up at the next check."""
+        self.newly_assigned.update(partitions)
+        self.wakeup.set()
+
+    async def watch(self, assignment: Callable[[], set[int]], every_s: float,
+                    applied: Applied = lambda _results: None) -> None:
+        """Forever: catch up newly assigned partitions at once, and partitions that stayed
+        below the log end without moving since the previous check."""
+        while True:
+            self.wakeup.clear()
+            fresh, self.newly_assigned = self.newly_assigned, set()
+            stalled = await self._stalled(assignment() - fresh)
+            results = await self.catch_up(fresh | stalled)
+            if results:
+                applied(results)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), every_s)
+
+    async def _stalled(self, partitions: set[int]) -> set[int]:
+        if not partitions:
+            return set()
+        stored = await self.applier.stored_positions(self.topic, sorted(partitions))
+        ends = await log_ends(self.bootstrap, self.topic, partitions)
+        stalled = {p for p in partitions
+                   if stored[p] < ends.get(p, 0) and self.last_seen.get(p) == stored[p]}
+        self.last_seen.update(stored)
+        return stalled
