@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 
@@ -45,7 +46,7 @@ async def decide(dsn: str, event_id: str, outcome: Outcome) -> None:
             await conn.execute(
                 "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
                 "decided_at) VALUES ($1, 'p', 'memory.submitted', $2, $3, now())",
-                event_id, outcome.status, '{"id": "%s"}' % event_id)
+                event_id, outcome.status, orjson.dumps(outcome.body).decode())
             await conn.execute("SELECT pg_notify($1, $2)", OUTCOME_CHANNEL,
                                outcome_notice(event_id, outcome))
     finally:
