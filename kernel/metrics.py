@@ -77,6 +77,12 @@ OUTBOX_RELAY_UP = Gauge(
     "core_outbox_relay_up", "1 while the outbox relay's last attempt succeeded, 0 while it fails.")
 OUTBOX_OLDEST_SECONDS = Gauge(
     "core_outbox_oldest_seconds", "Age of the oldest change the relay has not delivered yet.")
+LISTENER_UP = Gauge(
+    "core_db_listener_up", "1 while the LISTEN connection is up, by listener.", ("listener",))
+COMMAND_OUTCOME_PATHS = Counter(
+    "core_command_outcome_paths_total",
+    "How waiting writes learned their outcome: notice, lookup (a notice without the body), "
+    "poll (listener down or just back) or deadline (read once at the timeout).", ("path",))
 ANALYZE_RUNS = Counter("core_analyze_runs_total", "ANALYZE runs after large ingests, by table.",
                        ("table",))
 

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from kernel.db import create_pool
+from kernel.listener import Listener
 from kernel.projection_pointer import CHANNEL, active_schema
 from kernel.tasks import TaskSet
 
@@ -26,19 +27,18 @@ class SchemaPools:
         self.max_size = max_size
         self.live = "public"
         self.pools: dict[str, asyncpg.Pool] = {}
-        self.listener: asyncpg.Connection | None = None
+        self.listener = Listener("projection-pointer", dsn, {CHANNEL: self._on_switch},
+                                 on_reconnect=self._catch_up)
         self.background = TaskSet("schema pools")
 
     async def start(self) -> None:
         conn = await asyncpg.connect(self.dsn)
         try:
-            if await conn.fetchval("SELECT to_regclass('public.projection_pointer')"):
-                self.live = await active_schema(conn)
+            self.live = await _pointed_schema(conn)
         finally:
             await conn.close()
         await self.pool_for(self.live)
-        self.listener = await asyncpg.connect(self.dsn)
-        await self.listener.add_listener(CHANNEL, self._on_switch)
+        self.listener.start()
 
     async def pool_for(self, schema: str) -> asyncpg.Pool:
         if schema in self.pools:
@@ -59,12 +59,20 @@ class SchemaPools:
     def current(self) -> asyncpg.Pool:
         return self.pools[_override.get() or self.live]
 
-    def _on_switch(self, _c: object, _p: int, _ch: str, schema: str) -> None:
-        async def switch() -> None:
-            await self.pool_for(schema)
-            self.live = schema
+    def _on_switch(self, schema: str) -> None:
+        self.background.spawn(self._switch(schema))
 
-        self.background.spawn(switch())
+    async def _switch(self, schema: str) -> None:
+        await self.pool_for(schema)
+        self.live = schema
+
+    async def _catch_up(self) -> None:
+        """After each (re)connection of the listener: a switch announced while it was down
+        would otherwise be missed."""
+        async with self.pools[self.live].acquire() as conn:
+            schema = await _pointed_schema(conn)
+        if schema != self.live:
+            await self._switch(schema)
 
     async def schema_exists(self, schema: str) -> bool:
         if not SCHEMA_NAME.match(schema):
@@ -83,11 +91,16 @@ class SchemaPools:
             _override.reset(token)
 
     async def close(self) -> None:
+        await self.listener.stop()
         await self.background.cancel()
-        if self.listener is not None:
-            await self.listener.close()
         for pool in self.pools.values():
             await pool.close()
+
+
+async def _pointed_schema(conn: asyncpg.Connection) -> str:
+    if await conn.fetchval("SELECT to_regclass('public.projection_pointer')"):
+        return await active_schema(conn)
+    return "public"
 
 
 class PoolProxy:
