@@ -198,10 +198,11 @@ async def count_applied(dsn: str, project: str, report: LoadReport, lag: int,
     try:
         rows = await conn.fetch("SELECT text, count(*) AS n FROM memories WHERE project_id = $1 "
                                 "GROUP BY text", project)
-        order = await conn.fetch(
-            "SELECT subject_id, payload->>'id' AS id FROM subject_events WHERE project_id = $1 "
-            "AND type = 'memory.submitted' AND outcome_status = 201 "
-            "ORDER BY topic_partition, log_offset", project)
+        order = await conn.fetch(  # a retried write's second event creates nothing: join
+            "SELECT e.subject_id, m.id FROM subject_events e JOIN memories m "
+            "ON m.project_id = e.project_id AND m.id = e.payload->>'id' "
+            "WHERE e.project_id = $1 AND e.type = 'memory.submitted' "
+            "ORDER BY e.topic_partition, e.log_offset", project)
     finally:
         await conn.close()
     counts = {r["text"]: r["n"] for r in rows}
