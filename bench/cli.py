@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 SCENARIOS = ("writes", "reads", "sse", "projector")
+EXTRA_SCENARIOS = ("drills",)
+"""Run only when named in `--only`: the fault drills (see `bench.drills`)."""
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -37,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-workers", type=int, default=int(os.environ.get(
         "CORE_API_WORKERS", "1")), help="API processes of a started system")
     parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--only", default="", help=f"comma-separated subset of {SCENARIOS}")
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated subset of {SCENARIOS + EXTRA_SCENARIOS}")
+    parser.add_argument("--drill-writes", type=int, default=2000,
+                        help="writes per fault drill (--only drills)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--write-levels", type=_ints, default=(1, 8, 32, 64))
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
+    if args.only.strip() == "drills":
+        from bench.drills import run_drills
+
+        return run_drills(args.drill_writes)
     try:
         import uvloop
 
