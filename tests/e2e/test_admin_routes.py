@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from core.auth.api_keys import create_key
+from tests.support.poison import produce_poison
 from tests.support.system import System
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +65,16 @@ async def test_replay_refuses_bad_moments_and_non_admins(api: httpx.AsyncClient,
     assert refused.status_code == letters.status_code == 403
 
 
-async def test_dead_letter_count(api: httpx.AsyncClient) -> None:
-    answer = await api.get("/api/v1/admin/dead-letters")
-    assert answer.status_code == 200
-    body = answer.json()
-    assert body["topic"].endswith(".events.dlq") and body["count"] == sum(
-        body["partitions"].values())
+async def test_dead_letter_count(api: httpx.AsyncClient, system: System) -> None:
+    before = (await api.get("/api/v1/admin/dead-letters")).json()["count"]
+    await produce_poison(system)
+
+    async def counted() -> dict[str, object] | None:
+        answer = await api.get("/api/v1/admin/dead-letters")
+        assert answer.status_code == 200
+        body: dict[str, object] = answer.json()
+        return body if body["count"] == before + 1 else None
+
+    body = await wait_until(counted, "the poison record counted in the DLQ")
+    assert str(body["topic"]).endswith(".events.dlq")
+    assert body["count"] == sum(body["partitions"].values())  # type: ignore[attr-defined]

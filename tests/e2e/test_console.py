@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import screenshot_path
+from tests.support.poison import produce_poison
 from tests.support.system import System
 
 pytestmark = pytest.mark.integration
@@ -213,10 +214,11 @@ async def test_search_playground_shows_engine_and_scores(page: Page, core: Syste
 
 
 async def test_health_view_reads_ready_and_metrics(page: Page, core: System) -> None:
+    await produce_poison(core)  # one dead letter the view must count
     await open_console(page, core, new_project(), "health-check", "health")
     await expect(page.locator('[data-metric="ready"] dd')).to_have_text("ready")
     await expect(page.locator('[data-metric="lag"] dd')).to_have_text("0")
-    await expect(page.locator('[data-metric="dlq"] dd')).to_have_text("0")
+    await expect(page.locator('[data-metric="dlq"] dd')).to_have_text("1", timeout=15_000)
     await expect(page.locator('[data-metric="sse"] dd')).to_have_text(re.compile(r"^\d+$"))
     await expect(page.locator('[data-metric="rps"] dd')).to_have_text(
         re.compile(r"^\d+\.\d\d$"), timeout=15_000)
