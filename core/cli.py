@@ -112,16 +112,21 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def cmd_dev(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     from core.supervisor import Supervisor
 
+    if args.brokers is not None:  # rebuilt, so replication follows the node count
+        settings = Settings(CORE_KAFKA_BROKERS=args.brokers)
     return Supervisor(settings).run()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="core", description="CORE memory engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="run everything locally on embedded Postgres and Kafka")
+    dev = sub.add_parser("dev", help="run everything locally on embedded Postgres and Kafka")
+    dev.add_argument("--brokers", type=int, choices=range(1, 10), metavar="N",
+                     help="embedded Kafka nodes (default: CORE_KAFKA_BROKERS or 1); with 3, "
+                          "topics get replication factor 3 and min ISR 2")
     serve = sub.add_parser("serve", help="run the API against DATABASE_URL/KAFKA_BOOTSTRAP_SERVERS")
     serve.add_argument("--no-migration-check", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--workers", type=int, default=int(os.environ.get("CORE_API_WORKERS", "1")),

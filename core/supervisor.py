@@ -1,7 +1,9 @@
 """`core dev`: embedded Postgres and Kafka, migrations, topics, then the API and a worker.
 
-Every service is a child process that dies with this one (PR_SET_PDEATHSIG); Ctrl-C or
-SIGTERM stops them in reverse order and waits for each.
+Every service is a child process that dies with this one (PR_SET_PDEATHSIG). A child that
+dies is restarted with exponential backoff (`core.restarts`), one log line per restart.
+Ctrl-C or SIGTERM stops them in reverse order and waits for each (the Kafka nodes of a
+cluster together).
 """
 
 from __future__ import annotations
@@ -11,19 +13,28 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+from core.restarts import Backoff, Supervised, stop_in_reverse
 from kernel.runtime.kafka_broker import start_kafka
+from kernel.runtime.kafka_cluster import NodePorts, start_cluster, start_node
 from kernel.runtime.postgres import start_postgres
 from kernel.runtime.process import ChildProcess, wait_for_port
 from kernel.settings import Settings
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
 
 
 class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.core_home.resolve()
-        self.children: list[ChildProcess] = []
+        self.units: list[Supervised] = []
+        self.policy = Backoff()
         self.stopping = False
         self.dev_key = ""
 
@@ -32,14 +43,29 @@ class Supervisor:
         logs.mkdir(parents=True, exist_ok=True)
         return logs / f"{name}.log"
 
+    def supervise(self, name: str, start: Callable[[], ChildProcess], group: str = "",
+                  child: ChildProcess | None = None) -> None:
+        self.units.append(Supervised(name, start, self.policy, _log, child, group or name))
+
     def start_services(self) -> None:
         if self.settings.embedded_postgres:
-            self.children.append(start_postgres(
-                self.home / "pg" / "data", self.settings.pg_port, self.log_path("postgres")))
-        if self.settings.embedded_kafka:
-            self.children.append(start_kafka(
-                self.home / "kafka", self.settings.kafka_port,
+            self.supervise("postgres", partial(
+                start_postgres, self.home / "pg" / "data", self.settings.pg_port,
+                self.log_path("postgres")))
+        if self.settings.embedded_kafka and self.settings.kafka_brokers == 1:
+            self.supervise("kafka", partial(
+                start_kafka, self.home / "kafka", self.settings.kafka_port,
                 self.settings.kafka_jars_dir, self.log_path("kafka")))
+        elif self.settings.embedded_kafka:
+            self.start_kafka_cluster()
+
+    def start_kafka_cluster(self) -> None:
+        home, jars = self.home / "kafka-cluster", self.settings.kafka_jars_dir
+        ports = [NodePorts(port, port + 1) for port in self.settings.embedded_kafka_ports]
+        logs = self.log_path("kafka-1").parent
+        for node, child in enumerate(start_cluster(home, ports, jars, logs), 1):
+            restart = partial(start_node, home, node, ports, jars, self.log_path(child.name))
+            self.supervise(child.name, restart, "kafka", child)
 
     def runtime_env(self) -> dict[str, str]:
         return {
@@ -47,6 +73,8 @@ class Supervisor:
             "DATABASE_URL": self.settings.resolved_database_url(),
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.resolved_bootstrap(),
             "CORE_TOPIC_PREFIX": self.settings.topic_prefix,
+            "CORE_REPLICATION_FACTOR": str(self.settings.replication_factor),
+            "CORE_MIN_INSYNC_REPLICAS": str(self.settings.min_insync_replicas),
             "CORE_HOME": str(self.home),
         }
 
@@ -67,18 +95,26 @@ class Supervisor:
     def start_app_processes(self) -> None:
         env = {**os.environ, **self.runtime_env()}
         exe = [sys.executable, "-m", "core.cli"]
-        self.children.append(ChildProcess.start(
-            "worker", [*exe, "worker"], log_path=self.log_path("worker"), env=env))
-        self.children.append(ChildProcess.start(
-            "api", [*exe, "serve", "--no-migration-check"], env=env, stop_signal=signal.SIGTERM))
-        wait_for_port(self.settings.host, self.settings.port, timeout=60, child=self.children[-1])
+        self.supervise("worker", partial(
+            ChildProcess.start, "worker", [*exe, "worker"], log_path=self.log_path("worker"),
+            env=env))
+        self.supervise("api", partial(self.start_api, [*exe, "serve", "--no-migration-check"],
+                                      env))
+
+    def start_api(self, argv: list[str], env: dict[str, str]) -> ChildProcess:
+        child = ChildProcess.start("api", argv, env=env, stop_signal=signal.SIGTERM)
+        try:
+            wait_for_port(self.settings.host, self.settings.port, timeout=60, child=child)
+        except BaseException:
+            child.kill()
+            raise
+        return child
 
     def stop(self) -> None:
         if self.stopping:
             return
         self.stopping = True
-        for child in reversed(self.children):
-            child.stop()
+        stop_in_reverse(self.units)
 
     def run(self) -> int:
         started = time.monotonic()
@@ -101,13 +137,12 @@ class Supervisor:
             self.stop()
 
     def watch(self) -> int:
+        """Restarts dead children until Ctrl-C or SIGTERM ends `run`."""
         while True:
-            for child in self.children:
-                if not child.alive():
-                    print(f"[core] {child.name} exited ({child.popen.returncode}); stopping",
-                          flush=True)
-                    return 1
-            time.sleep(0.5)
+            now = time.monotonic()
+            for unit in self.units:
+                unit.check(now)
+            time.sleep(0.2)
 
     @staticmethod
     def _raise_exit() -> None:

@@ -14,12 +14,14 @@ TOPIC_EXISTS = 36
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
-    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
-    changes = {"retention.ms": str(settings.changes_retention_ms)}
+    durable = {"min.insync.replicas": str(settings.min_insync_replicas)}
+    forever = {**durable, "retention.ms": "-1", "retention.bytes": "-1"}
+    changes = {**durable, "retention.ms": str(settings.changes_retention_ms)}
+    replicas = settings.replication_factor
     return [
-        NewTopic(settings.events_topic, settings.partitions, 1, topic_configs=forever),
-        NewTopic(settings.changes_topic, settings.partitions, 1, topic_configs=changes),
-        NewTopic(settings.dlq_topic, settings.partitions, 1, topic_configs=forever),
+        NewTopic(settings.events_topic, settings.partitions, replicas, topic_configs=forever),
+        NewTopic(settings.changes_topic, settings.partitions, replicas, topic_configs=changes),
+        NewTopic(settings.dlq_topic, settings.partitions, replicas, topic_configs=forever),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.ai.providers import parse_flag
@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, alias="PORT")
     pg_port: int = Field(default=54329, alias="CORE_PG_PORT")
     kafka_port: int = Field(default=19092, alias="CORE_KAFKA_PORT")
+    kafka_brokers: int = Field(default=1, ge=1, alias="CORE_KAFKA_BROKERS")
+    replication_factor: int = Field(default=1, ge=1, alias="CORE_REPLICATION_FACTOR")
+    min_insync_replicas: int = Field(default=1, ge=1, alias="CORE_MIN_INSYNC_REPLICAS")
     database_url: str = Field(default="", alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="", alias="KAFKA_BOOTSTRAP_SERVERS")
     topic_prefix: str = Field(default="core", alias="CORE_TOPIC_PREFIX")
@@ -73,6 +76,18 @@ class Settings(BaseSettings):
     def _debug_flag(cls, value: object) -> object:
         return parse_flag(value, False) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _replication_follows_brokers(self) -> Settings:
+        """Unless set explicitly, replication follows the embedded node count (3 nodes → 3/2)."""
+        replicas, min_isr = replication_for(self.kafka_brokers)
+        if "replication_factor" not in self.model_fields_set:
+            self.replication_factor = replicas
+        if "min_insync_replicas" not in self.model_fields_set:
+            self.min_insync_replicas = min_isr
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("CORE_MIN_INSYNC_REPLICAS exceeds CORE_REPLICATION_FACTOR")
+        return self
+
     @property
     def embedded_postgres(self) -> bool:
         return not self.database_url
@@ -96,8 +111,21 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
 
+    @property
+    def embedded_kafka_ports(self) -> list[int]:
+        """Broker port of each embedded node; node i's controller listens on its port + 1."""
+        return [self.kafka_port + 2 * i for i in range(self.kafka_brokers)]
+
     def resolved_bootstrap(self) -> str:
-        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+        embedded = ",".join(f"127.0.0.1:{port}" for port in self.embedded_kafka_ports)
+        return self.kafka_bootstrap_servers or embedded
+
+
+def replication_for(nodes: int) -> tuple[int, int]:
+    """Replication factor and min ISR on `nodes` brokers: one copy alone, three (two in sync)
+    from three nodes on, so one broker may die without refusing acks=all writes."""
+    replicas = min(3, nodes)
+    return replicas, max(1, replicas - 1)
 
 
 def load_settings() -> Settings:

@@ -1,4 +1,6 @@
-"""Single-node Apache Kafka (KRaft, broker+controller) from jars that Maven fetches once."""
+"""Single-node Apache Kafka (KRaft, broker+controller) from jars that Maven fetches once.
+
+`kafka_cluster` runs several such nodes from the same template (`node_properties`)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ KAFKA_DIR = Path(__file__).parent / "kafka"
 
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 inter.broker.listener.name=PLAINTEXT
@@ -22,15 +24,15 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={log_dir}
 num.partitions=12
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor={replicas}
+min.insync.replicas={min_isr}
 auto.create.topics.enable=false
 log.retention.ms=-1
 log.retention.bytes=-1
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min_isr}
 transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
@@ -41,8 +43,9 @@ log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=33554432
 """
 
+SINGLE_NODE_HEAP = ["-Xms256m", "-Xmx1g"]
 JAVA_OPTS = [
-    "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
     "-XX:MaxInlineLevel=15", "-XX:+ExitOnOutOfMemoryError", "-XX:TieredStopAtLevel=1",
     "-Xshare:auto", "-Djava.awt.headless=true",
@@ -61,38 +64,50 @@ def fetch_jars(jars_dir: Path) -> None:
     )
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     while True:
         value = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not value.startswith("-"):
             return value
 
 
-def _java_argv(jars_dir: Path, main: str, *args: str) -> list[str]:
+def java_argv(jars_dir: Path, heap: list[str], main: str, *args: str) -> list[str]:
     log4j = f"-Dlog4j.configuration=file:{KAFKA_DIR / 'log4j.properties'}"
-    return ["java", *JAVA_OPTS, log4j, "-cp", f"{jars_dir.resolve()}/*", main, *args]
+    return ["java", *heap, *JAVA_OPTS, log4j, "-cp", f"{jars_dir.resolve()}/*", main, *args]
+
+
+def node_properties(node_id: int, port: int, controller_port: int, voters: str, log_dir: Path,
+                    replicas: int = 1, min_isr: int = 1) -> str:
+    return SERVER_PROPERTIES.format(node_id=node_id, port=port, controller_port=controller_port,
+                                    voters=voters, log_dir=log_dir, replicas=replicas,
+                                    min_isr=min_isr)
 
 
 def write_config(home: Path, port: int) -> Path:
     log_dir = (home / "data").resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
     config = home / "server.properties"
-    config.write_text(
-        SERVER_PROPERTIES.format(port=port, controller_port=port + 1, log_dir=log_dir)
-    )
+    voters = f"1@127.0.0.1:{port + 1}"
+    config.write_text(node_properties(1, port, port + 1, voters, log_dir))
     return config
+
+
+def format_storage(jars_dir: Path, config: Path, cluster_id: str) -> None:
+    """Writes meta.properties into the node's log dir, once (`--ignore-formatted`)."""
+    ChildProcess.run_once(
+        java_argv(jars_dir, ["-Xmx256m"], "kafka.tools.StorageTool", "format", "--cluster-id",
+                  cluster_id, "--config", str(config), "--ignore-formatted")
+    )
 
 
 def start_kafka(home: Path, port: int, jars_dir: Path, log_path: Path) -> ChildProcess:
     fetch_jars(jars_dir)
     config = write_config(home, port)
     if not (home / "data" / "meta.properties").exists():
-        ChildProcess.run_once(
-            _java_argv(jars_dir, "kafka.tools.StorageTool", "format", "--cluster-id",
-                       _cluster_id(), "--config", str(config), "--ignore-formatted")
-        )
+        format_storage(jars_dir, config, new_cluster_id())
     child = ChildProcess.start(
-        "kafka", _java_argv(jars_dir, "kafka.Kafka", str(config)), log_path=log_path
+        "kafka", java_argv(jars_dir, SINGLE_NODE_HEAP, "kafka.Kafka", str(config)),
+        log_path=log_path,
     )
     wait_for_port("127.0.0.1", port, timeout=90, child=child)
     return child

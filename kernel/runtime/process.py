@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -79,17 +80,21 @@ class ChildProcess:
         if not self.alive():
             raise RuntimeError(f"{self.name} exited with code {self.popen.returncode}")
 
+    def request_stop(self) -> None:
+        """Sends the stop signal without waiting (to stop several children in parallel)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(self.stop_signal)
+
     def stop(self, timeout: float = 30.0) -> None:
         if not self.alive():
             return
+        self.request_stop()
         try:
-            self.popen.send_signal(self.stop_signal)
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(timeout=10)
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> None:
         if self.alive():
