@@ -19,7 +19,7 @@ import pytest
 
 from kernel.kafka import end_offsets, new_producer, subject_key
 from tests.support.drills import DrillResult, LoadReport, StreamWatch, WriteLoad, count_applied
-from tests.support.fault_infra import FaultInfra
+from tests.support.fault_infra import REPLICATION, FaultInfra
 from tests.support.system import System, start_system
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def faults() -> Iterator[FaultInfra]:
 
 @pytest.fixture
 async def system(faults: FaultInfra) -> AsyncIterator[System]:
-    started = await start_system(faults)
+    started = await start_system(faults, env=REPLICATION)
     try:
         yield started
     finally:
@@ -134,6 +134,17 @@ async def test_kafka_sigkilled_and_restarted(system: System, faults: FaultInfra)
         await asyncio.to_thread(faults.restart_kafka)
 
     await drill(system, "kafka-sigkill", fault)
+
+
+async def test_one_broker_of_three_sigkilled(system: System, faults: FaultInfra) -> None:
+    async def fault(_target: System, _progress: asyncio.Event) -> None:
+        faults.cluster.kill(2)
+
+    try:
+        _, report = await drill(system, "broker-sigkill", fault)
+    finally:
+        await asyncio.to_thread(faults.cluster.restart, 2)
+    print(f"longest pause between acknowledged writes: {report.longest_pause_s:.2f}s")
 
 
 async def test_postgres_sigkilled_and_restarted(system: System, faults: FaultInfra) -> None:
