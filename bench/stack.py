@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from core.supervisor import Supervisor
@@ -64,7 +65,7 @@ def start_stack(api_workers: int, partitions: int) -> Stack:
     except BaseException:
         Stack("", "", "", "", supervisor=supervisor, home=home).stop(Path("bench-results/logs"))
         raise
-    pids = {child.name: [child.pid] for child in supervisor.children}
+    pids = {unit.name: [unit.child.pid] for unit in supervisor.units}
     return Stack(f"http://127.0.0.1:{port}", supervisor.dev_key,
                  settings.resolved_database_url(), settings.resolved_bootstrap(),
                  settings.topic_prefix, settings.worker_group, partitions, pids, supervisor,
@@ -77,9 +78,10 @@ def start_app_processes(supervisor: Supervisor) -> None:
     env = {**os.environ, **supervisor.runtime_env(), "PORT": str(settings.port),
            "CORE_PARTITIONS": str(settings.partitions)}
     exe = [sys.executable, "-m", "core.cli"]
-    supervisor.children.append(ChildProcess.start(
-        "worker", [*exe, "worker"], log_path=supervisor.log_path("worker"), env=env))
-    supervisor.children.append(ChildProcess.start(
-        "api", [*exe, "serve", "--no-migration-check"], log_path=supervisor.log_path("api"),
-        env=env, stop_signal=signal.SIGTERM))
-    wait_for_port(settings.host, settings.port, timeout=60, child=supervisor.children[-1])
+    supervisor.supervise("worker", partial(
+        ChildProcess.start, "worker", [*exe, "worker"], log_path=supervisor.log_path("worker"),
+        env=env))
+    supervisor.supervise("api", partial(
+        ChildProcess.start, "api", [*exe, "serve", "--no-migration-check"],
+        log_path=supervisor.log_path("api"), env=env, stop_signal=signal.SIGTERM))
+    wait_for_port(settings.host, settings.port, timeout=60, child=supervisor.units[-1].child)

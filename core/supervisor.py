@@ -20,7 +20,7 @@ from pathlib import Path
 from core.restarts import Backoff, Supervised, stop_in_reverse
 from kernel.runtime.kafka_broker import start_kafka
 from kernel.runtime.kafka_cluster import NodePorts, start_cluster, start_node
-from kernel.runtime.postgres import start_postgres
+from kernel.runtime.postgres import embedded_password, start_postgres
 from kernel.runtime.process import ChildProcess, wait_for_port
 from kernel.settings import Settings
 
@@ -49,9 +49,10 @@ class Supervisor:
 
     def start_services(self) -> None:
         if self.settings.embedded_postgres:
+            password = embedded_password(self.settings.embedded_password_file)
             self.supervise("postgres", partial(
                 start_postgres, self.home / "pg" / "data", self.settings.pg_port,
-                self.log_path("postgres")))
+                self.log_path("postgres"), password))
         if self.settings.embedded_kafka and self.settings.kafka_brokers == 1:
             self.supervise("kafka", partial(
                 start_kafka, self.home / "kafka", self.settings.kafka_port,
@@ -127,14 +128,20 @@ class Supervisor:
             self.start_app_processes()
             print(f"[core] up in {time.monotonic() - started:.1f}s: "
                   f"http://{self.settings.host}:{self.settings.port} "
-                  f"(settings in {self.home / 'runtime.env'})\n"
-                  f"[core] development API key (all projects, all scopes): {self.dev_key}",
-                  flush=True)
+                  f"(settings in {self.home / 'runtime.env'})", flush=True)
+            print(self.key_notice(), flush=True)
             return self.watch()
         except (KeyboardInterrupt, SystemExit):
             return 0
         finally:
             self.stop()
+
+    def key_notice(self) -> str:
+        """The key itself only on a terminal: redirected output ends up in log files."""
+        if sys.stdout.isatty():
+            return f"[core] development API key (all projects, all scopes): {self.dev_key}"
+        return (f"[core] development API key (all projects, all scopes): CORE_API_KEY in "
+                f"{self.home / 'runtime.env'} (mode 0600)")
 
     def watch(self) -> int:
         """Restarts dead children until Ctrl-C or SIGTERM ends `run`."""

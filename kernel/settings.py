@@ -108,8 +108,16 @@ class Settings(BaseSettings):
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}.events.dlq"
 
+    @property
+    def embedded_password_file(self) -> Path:
+        return self.core_home / "pg" / "password"
+
     def resolved_database_url(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
+        if self.database_url:
+            return self.database_url
+        password_file = self.embedded_password_file
+        secret = f":{password_file.read_text().strip()}" if password_file.exists() else ""
+        return f"postgresql://postgres{secret}@127.0.0.1:{self.pg_port}/postgres"
 
     @property
     def embedded_kafka_ports(self) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,17 +49,29 @@ def _chown_tree(path: Path, ids: tuple[int, int] | None) -> None:
             os.chown(os.path.join(root, name), *ids, follow_symlinks=False)
 
 
-def init_cluster(data_dir: Path) -> None:
+def init_cluster(data_dir: Path, password: str | None = None) -> None:
+    """A new cluster; with `password`, the `postgres` user needs it (scram-sha-256) even on
+    loopback, otherwise every local user is trusted (test fixtures only)."""
     if (data_dir / "PG_VERSION").exists():
         return
     ids = _run_as()
     data_dir.mkdir(parents=True, exist_ok=True)
     _chown_tree(data_dir.parent, ids)
-    ChildProcess.run_once(
-        [pg_bin("initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-         "--no-sync"],
-        run_as=ids,
-    )
+    auth = ["--auth=trust"]
+    pwfile = data_dir.parent / ".initdb-password"
+    if password is not None:
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        _chown_tree(data_dir.parent, ids)
+        auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
+    try:
+        ChildProcess.run_once(
+            [pg_bin("initdb"), "-D", str(data_dir), "-U", "postgres", *auth, "-E", "UTF8",
+             "--no-sync"],
+            run_as=ids,
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
     with (data_dir / "postgresql.conf").open("a") as conf:
         conf.write(
             "\n# CORE embedded defaults\nmax_connections = 200\nshared_buffers = 256MB\n"
@@ -66,8 +79,20 @@ def init_cluster(data_dir: Path) -> None:
         )
 
 
-def start_postgres(data_dir: Path, port: int, log_path: Path) -> ChildProcess:
-    init_cluster(data_dir)
+def embedded_password(path: Path) -> str:
+    """The embedded cluster's password: generated once, kept in `path` (mode 0600)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    path.touch(mode=0o600)
+    path.write_text(password)
+    return password
+
+
+def start_postgres(data_dir: Path, port: int, log_path: Path,
+                   password: str | None = None) -> ChildProcess:
+    init_cluster(data_dir, password)
     ids = _run_as()
     sock_dir = data_dir.parent / "sock"
     sock_dir.mkdir(exist_ok=True)
