@@ -22,6 +22,7 @@ from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
 from core.console import console_routes
+from core.http_deadlines import BodyDeadline
 from core.openapi import openapi_route
 from core.security import build_guard
 from core.telemetry.http import RequestTelemetry
@@ -34,6 +35,7 @@ from kernel.settings import Settings
 from queries.change_tailer import ChangeTailer
 from queries.recall import LLMRecall, RecallEngine, build_recall_engine
 from queries.routes import event_routes, query_routes
+from queries.stream_slots import StreamLimits
 
 log = logging.getLogger("core.api")
 
@@ -69,7 +71,7 @@ def create_api(settings: Settings) -> Starlette:
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
-                  + event_routes(tailer, settings.sse_heartbeat_ms, settings.sse_max_per_project)
+                  + event_routes(tailer, StreamLimits.from_settings(settings))
                   + ops.routes())
         routes += (AsOfReplays(settings).routes() + dead_letter_routes(settings)
                    + console_routes())
@@ -92,4 +94,6 @@ def create_api(settings: Settings) -> Starlette:
 
     methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "HEAD"]
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)],
-                     lifespan=lifespan, middleware=[Middleware(RequestTelemetry)])
+                     lifespan=lifespan, middleware=[
+                         Middleware(RequestTelemetry),
+                         Middleware(BodyDeadline, timeout_s=settings.http_body_timeout_s)])

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Any
 
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
@@ -48,13 +47,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.api import create_api
+    from core.http_deadlines import uvicorn_options
 
     if not args.no_migration_check and cmd_migrate(settings, _check_args()) != 0:
         print("refusing to start: migrations are pending or changed (run `core migrate`)",
               file=sys.stderr)
         return 1
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "loop": "uvloop",
-               "log_level": "warning", "access_log": False}
+    options = uvicorn_options(settings)
     if args.workers > 1:  # each process gets its own pools, producer and change tailer
         uvicorn.run("core.cli:api_from_environment", factory=True, workers=args.workers,
                     **options)

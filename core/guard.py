@@ -11,6 +11,7 @@ from core.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, Refused,
 from kernel.http import error, json_response, resolve_project
 from kernel.routing import (
     APPENDED_EVENT,
+    PRINCIPAL,
     WRITE_METHODS,
     Call,
     RequestGuard,
@@ -21,7 +22,6 @@ from kernel.routing import (
 )
 from kernel.schema_pools import SchemaPools
 
-PRINCIPAL = "core.principal"
 AS_OF_HEADER = "x-core-as-of-schema"
 AS_OF_PARAM = "as_of_schema"
 

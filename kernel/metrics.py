@@ -50,6 +50,13 @@ DB_POOL_WAITING = Gauge("core_db_pool_waiting", "Tasks waiting to acquire a conn
                         ("pool",))
 
 SSE_SUBSCRIBERS = Gauge("core_sse_subscribers", "Open SSE streams of this API process.")
+SSE_CATCHUP_READS = Counter(
+    "core_sse_catchup_reads_total",
+    "Kafka consumers opened to read what resuming SSE streams missed (streams resuming from "
+    "the same position share one).")
+SSE_REFUSED = Counter(
+    "core_sse_refused_total", "SSE streams refused with 429, by the cap that was reached.",
+    ("cap",))
 
 KAFKA_PRODUCE_SECONDS = Histogram(
     "core_kafka_produce_duration_seconds", "Command event produce time until acks=all.",

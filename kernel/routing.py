@@ -77,6 +77,7 @@ WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
 APPENDED_EVENT = "core.appended_event"
 ROUTE_TEMPLATE = "core.route"  # scope keys read by core.telemetry.http
 PROJECT = "core.project"
+PRINCIPAL = "core.principal"  # the caller's id, set by the guard that authenticated it
 
 
 class Dispatcher:

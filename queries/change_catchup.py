@@ -2,7 +2,8 @@
 
 The range per partition is [from, to): `from` is the client's `Last-Event-ID`, `to` the
 live tailer's position when the client's subscription was registered; everything from
-`to` on reaches the client through the live subscription instead.
+`to` on reaches the client through the live subscription instead. `queries.shared_catchup`
+runs one such read for every stream resuming from the same position.
 """
 
 from __future__ import annotations
@@ -39,18 +40,16 @@ class CatchUpReader:
 
     async def read(self, start: Sequence[int],
                    stop: Sequence[int]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-        """Every record in [start, stop) per partition, each partition in log order."""
-        pending = [tp for tp in self.tps if start[tp.partition] < stop[tp.partition]]
-        if not pending:
-            return
-        self._consumer.assign(pending)
-        for tp in pending:
+        """Every record from `start` on, each partition in log order, until every partition's
+        position reaches `stop`. `stop` may grow while the read runs (another stream joined),
+        and the last batch may run past it: a stream skips those records when they reach it
+        again live, because its position is already beyond them."""
+        self._consumer.assign(self.tps)
+        for tp in self.tps:
             self._consumer.seek(tp, start[tp.partition])
-        while pending:
+        while pending := [tp for tp in self.tps
+                          if await self._consumer.position(tp) < stop[tp.partition]]:
             batch = await self._consumer.getmany(*pending, timeout_ms=1000, max_records=500)
-            for tp, records in batch.items():
+            for records in batch.values():
                 for record in records:
-                    if record.offset < stop[tp.partition]:
-                        yield record
-            pending = [tp for tp in pending
-                       if await self._consumer.position(tp) < stop[tp.partition]]
+                    yield record

@@ -21,6 +21,7 @@ from kernel.settings import Settings
 from kernel.tasks import SupervisedTask
 from queries.change_feed import FeedChange, StreamFilter, decode_change
 from queries.changes_topic import changes_consumer
+from queries.shared_catchup import CatchUps
 
 log = logging.getLogger("core.queries.tailer")
 
@@ -93,6 +94,7 @@ class ChangeTailer:
         self._by_project: dict[str, dict[StreamFilter, set[Subscription]]] = {}
         self._consumer = changes_consumer(bootstrap)
         self._task: SupervisedTask | None = None
+        self.catchups = CatchUps(bootstrap, topic)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChangeTailer:
@@ -115,6 +117,7 @@ class ChangeTailer:
         for groups in list(self._by_project.values()):
             for subscription in [s for group in list(groups.values()) for s in group]:
                 self.unsubscribe(subscription, Signal.CLOSED)
+        await self.catchups.close()
 
     @property
     def subscriber_count(self) -> int:

@@ -14,6 +14,7 @@ from queries.recall import RecallEngine
 from queries.recalls import list_recalls
 from queries.search import RecallRecorder, search_memories
 from queries.sse import memory_events
+from queries.stream_slots import StreamLimits
 from queries.timeline import subject_timeline
 from queries.truth import subject_slot, subject_slots, subject_truth
 
@@ -47,10 +48,9 @@ def claim_routes(pool: asyncpg.Pool) -> list[RouteSpec]:
     ]
 
 
-def event_routes(tailer: ChangeTailer, heartbeat_ms: int,
-                 max_per_project: int = 2000) -> list[RouteSpec]:
+def event_routes(tailer: ChangeTailer, limits: StreamLimits) -> list[RouteSpec]:
     """The SSE stream, served from this process's change tailer."""
     return [
-        RouteSpec("GET", "/api/v1/events/memories",
-                  memory_events(tailer, heartbeat_ms, max_per_project), "events:read"),
+        RouteSpec("GET", "/api/v1/events/memories", memory_events(tailer, limits),
+                  "events:read"),
     ]

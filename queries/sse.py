@@ -12,14 +12,21 @@ Frames are `event: <type>` + `data: <compact JSON payload>` (+ `id: <position>`)
   start position (no `id` when the client resumes, so its own Last-Event-ID stays valid);
 * `heartbeat` `{timestamp}` every `CORE_SSE_HEARTBEAT_MS`, with the stream's position;
 * lifecycle events with the spec's payloads and the position just after them;
-* `reset` `{reason}` when `Last-Event-ID` cannot be honoured (malformed, from another log,
-  or older than the topic's retention): the stream continues live from the `id` it carries;
+* `reset` `{reason}` when `Last-Event-ID` cannot be honoured: `position_unavailable`
+  (malformed, from another log, or older than the topic's retention) or `too_far_behind`
+  (more than `CORE_SSE_CATCHUP_MAX` changes behind the live position, summed over
+  partitions): the stream continues live from the `id` it carries;
 * `overflow` `{reason}` when the client fell more than `CORE_SSE_QUEUE_MAX` changes behind;
   the stream then ends, and reconnecting with the last id received resumes without loss.
 
 Resume: `Last-Event-ID` = a position (see `queries.change_feed`). The stream subscribes to
-the live tailer first (buffering), reads the missed range with its own consumer, then
-drains the buffer, skipping anything at or below what it already delivered.
+the live tailer first (buffering), follows the catch-up read of the missed range (one
+Kafka consumer shared by every stream resuming from the same position, see
+`queries.shared_catchup`), then drains the buffer, skipping anything at or below what it
+already delivered.
+
+Open streams are capped per project, per principal and per process (`queries.stream_slots`):
+beyond a cap the answer is 429 `too_many_subscribers` with that cap's `limit`.
 """
 
 from __future__ import annotations
@@ -32,23 +39,22 @@ from typing import Any
 
 import anyio
 import orjson
-from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
 from kernel.http import error, str_param
-from kernel.routing import Call, Handler
+from kernel.routing import PRINCIPAL, Call, Handler
 from kernel.timefmt import iso_ms, now_ms
-from queries.change_catchup import CatchUpReader
 from queries.change_feed import (
     Cursor,
     FeedChange,
     StreamFilter,
-    decode_change,
     ordered_payload,
     parse_position,
     requested_types,
 )
 from queries.change_tailer import ChangeTailer, Delivery, Signal, Subscription
+from queries.shared_catchup import SharedRead, changes_behind
+from queries.stream_slots import SlotResponse, StreamLimits, StreamSlots
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
                "Connection": "keep-alive", "X-Accel-Buffering": "no"}
@@ -79,8 +85,9 @@ def _stamp() -> dict[str, str]:
 
 class ChangeStream:
     def __init__(self, tailer: ChangeTailer, stream_filter: StreamFilter,
-                 heartbeat_s: float) -> None:
-        self.tailer, self.filter, self.heartbeat_s = tailer, stream_filter, heartbeat_s
+                 limits: StreamLimits) -> None:
+        self.tailer, self.filter, self.limits = tailer, stream_filter, limits
+        self.heartbeat_s = limits.heartbeat_s
 
     async def frames(self, last_event_id: str | None,
                      shutdown: anyio.Event) -> AsyncIterator[bytes]:
@@ -108,22 +115,23 @@ class ChangeStream:
     async def _catch_up(self, subscription: Subscription, cursor: Cursor,
                         last_event_id: str) -> AsyncIterator[bytes]:
         start = parse_position(last_event_id, len(subscription.start))
-        if start is not None:
-            async with CatchUpReader(self.tailer.bootstrap, self.tailer.topic,
-                                     len(start)) as reader:
-                if await reader.available(start):
+        reason = "position_unavailable"
+        if start is not None and changes_behind(start, subscription.start) > \
+                self.limits.catchup_max:
+            reason = "too_far_behind"
+        elif start is not None:
+            async with self.tailer.catchups.join(start, subscription.start) as read:
+                if await read.is_available():
                     cursor.reset(start)
-                    async for missed in self._missed(reader, cursor, subscription.start):
+                    async for missed in self._missed(read, cursor):
                         yield missed
                     cursor.merge(subscription.start)
                     return
-        yield frame("reset", {"reason": "position_unavailable"}, cursor.token())
+        yield frame("reset", {"reason": reason}, cursor.token())
 
-    async def _missed(self, reader: CatchUpReader, cursor: Cursor,
-                      stop: tuple[int, ...]) -> AsyncIterator[bytes]:
-        async for record in reader.read(tuple(cursor.next), stop):
-            found = self._deliver(cursor, record.partition, record.offset,
-                                  decode_change(record.value))
+    async def _missed(self, read: SharedRead, cursor: Cursor) -> AsyncIterator[bytes]:
+        async for record in read.follow():
+            found = self._deliver(cursor, record.partition, record.offset, record.change)
             if found is not None:
                 yield found
 
@@ -171,17 +179,21 @@ class ChangeStream:
         return change_head(change) + f"id: {cursor.token()}\n\n".encode()
 
 
-def memory_events(tailer: ChangeTailer, heartbeat_ms: int,
-                  max_per_project: int = 2000) -> Handler:
+def memory_events(tailer: ChangeTailer, limits: StreamLimits) -> Handler:
+    slots = StreamSlots(limits)
+
     async def handler(call: Call) -> Response:
-        if tailer.project_subscribers(call.project_id) >= max_per_project:
-            return error(429, "too_many_subscribers", limit=max_per_project)
         query = call.request.query_params
         stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
                                      requested_types(query.get("include")))
         resume = str_param(call.request.headers.get("last-event-id")) or None
-        stream, shutdown = ChangeStream(tailer, stream_filter, heartbeat_ms / 1000), anyio.Event()
-        return EventSourceResponse(stream.frames(resume, shutdown), headers=SSE_HEADERS, ping=0,
-                                   sep="\n", shutdown_event=shutdown, shutdown_grace_period=2)
+        stream, shutdown = ChangeStream(tailer, stream_filter, limits), anyio.Event()
+        principal = str(call.request.scope.get(PRINCIPAL) or "anonymous")
+        refusal = slots.take(call.project_id, principal)
+        if refusal is not None:
+            return error(429, "too_many_subscribers", limit=refusal.limit)
+        return SlotResponse(lambda: slots.give_back(call.project_id, principal),
+                            stream.frames(resume, shutdown), headers=SSE_HEADERS, ping=0,
+                            sep="\n", shutdown_event=shutdown, shutdown_grace_period=2)
 
     return handler
