@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field(default="", alias="CORE_JWT_ISSUER")
     jwt_audience: str = Field(default="", alias="CORE_JWT_AUDIENCE")
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1, alias="CORE_IDEMPOTENCY_TTL_S")
+    asof_max_per_project: int = Field(default=3, ge=1, alias="CORE_ASOF_MAX_PER_PROJECT")
+    asof_ttl_s: float = Field(default=3600.0, gt=0, alias="CORE_ASOF_TTL_S")
     max_body_bytes: int = Field(default=1024 * 1024, alias="CORE_MAX_BODY_BYTES")
     kafka_jars_dir: Path = Field(default=Path(".cache/kafka-libs"), alias="CORE_KAFKA_JARS")
     worker_metrics_port: int = Field(default=0, alias="CORE_WORKER_METRICS_PORT")
