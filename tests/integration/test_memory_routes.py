@@ -382,7 +382,9 @@ async def test_claims_of_a_memory(api: httpx.AsyncClient, system: System) -> Non
     empty = await api.get(f"/api/v1/memories/{memory_id}/claims", headers=headers)
     assert empty.status_code == 200 and empty.json() == {"data": [], "count": 0}
     await insert_assertions(system.dsn, headers["x-project-id"], memory_id)
-    await insert_assertions(system.dsn, "another-project", memory_id)
+    other = project()  # the same memory id in another project: its assertions stay there
+    await create(api, other, id=memory_id)
+    await insert_assertions(system.dsn, other["x-project-id"], memory_id)
     body = (await api.get(f"/api/v1/memories/{memory_id}/claims", headers=headers)).json()
     assert body["count"] == 4
     assert [(a["id"].split("-")[0], a["type"], a["value"]) for a in body["data"]] == [
