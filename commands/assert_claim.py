@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from commands.claim_validation import claim_fields, required_claim
 from commands.context import CommandContext
+from commands.id_reservations import reserve_id
 from commands.memory_validation import Invalid
 from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
 from kernel.routing import Call, Handler
@@ -22,6 +23,10 @@ def assert_claim(ctx: CommandContext) -> Handler:
             return error(400, "invalid_json_body")
         except Invalid as bad:
             return json_response(bad.status, bad.body)
+        chosen = body.get("claim_id") and fields["claim_id"]
+        if chosen and not await reserve_id(ctx.pool, call.project_id, "claim", chosen,
+                                           subject_id):
+            return json_response(409, {"error": "claim_id_conflict", "claim_id": chosen})
         embedding = await ctx.embed(f"{predicate}: {value}")
         payload = ClaimAsserted(predicate=predicate, object_value=value, embedding=embedding,
                                 **fields)

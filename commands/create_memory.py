@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from commands.coercion import js_string
 from commands.context import CommandContext
+from commands.id_reservations import reserve_id
 from commands.memory_validation import Invalid, memory_fields, required_text
 from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
 from kernel.ids import memory_id
@@ -23,10 +24,12 @@ def create_memory(ctx: CommandContext) -> Handler:
             return error(400, "invalid_json_body")
         except Invalid as bad:
             return json_response(bad.status, bad.body)
-        payload = MemorySubmitted(
-            id=js_string(body["id"]) if body.get("id") else memory_id(),
-            text=text, embedding=await ctx.embed(text), **fields,
-        )
+        chosen = js_string(body["id"]) if body.get("id") else None
+        if chosen and not await reserve_id(ctx.pool, call.project_id, "memory", chosen,
+                                           subject_id):
+            return json_response(409, {"error": "memory_id_conflict", "id": chosen})
+        payload = MemorySubmitted(id=chosen or memory_id(), text=text,
+                                  embedding=await ctx.embed(text), **fields)
         event = ctx.envelope(call, MEMORY_SUBMITTED, subject_id, payload.model_dump())
         return await ctx.submit(call, event)
 

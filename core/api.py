@@ -73,14 +73,18 @@ def create_api(settings: Settings) -> Starlette:
         routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
                   + event_routes(tailer, StreamLimits.from_settings(settings))
                   + ops.routes())
-        routes += (AsOfReplays(settings).routes() + dead_letter_routes(settings)
+        replays = AsOfReplays(settings)
+        routes += (replays.routes() + dead_letter_routes(settings)
                    + console_routes())
         routes.append(openapi_route(routes))
         guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
+        replay_tasks = replays.start()
         try:
             yield
         finally:
+            for task in replay_tasks:
+                await task.stop()
             await purger.stop()
             await ops.close()
             await tailer.stop()

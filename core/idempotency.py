@@ -5,6 +5,8 @@ with the same fingerprint waits for the first to finish and replays its stored a
 fingerprint is refused (422); a retry that outlives the wait gets 409. A claim whose lease ran
 out (the API died) may be taken over: the event carries the key, and the projector gives a
 second event with the same key the first one's outcome, so the write still applies once.
+Both forget a key after `CORE_IDEMPOTENCY_TTL_S` (the projector by the events' occurred_at):
+a key reused later is a new request, applied as such.
 """
 
 from __future__ import annotations
@@ -104,7 +106,9 @@ class IdempotencyStore:
             "AND completed_at IS NULL", *scope)
 
     async def purge(self, ttl_s: int) -> int:
+        """Forget keys answered more than `ttl_s` ago (claimed, for unanswered ones): the
+        projector forgets them by then too, since their event occurred before the answer."""
         done = await self.pool.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
-            ttl_s)
+            "DELETE FROM idempotency_keys WHERE coalesce(completed_at, created_at) "
+            "< now() - make_interval(secs => $1)", ttl_s)
         return int(done.split()[-1])

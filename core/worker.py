@@ -116,7 +116,8 @@ class WorkerServices:
         async with self.lock:
             if self.live is None:
                 settings = self.settings
-                applier = Applier(pool, settings.worker_group, HANDLERS, batchers=BATCHERS)
+                applier = Applier(pool, settings.worker_group, HANDLERS, batchers=BATCHERS,
+                                  idempotency_ttl_s=settings.idempotency_ttl_s)
                 self.live = LiveProjector(applier, settings.resolved_bootstrap(),
                                           settings.events_topic, settings.projector_batch_max)
                 self.live.assigned(self.pending_assignment | assignment())

@@ -9,7 +9,8 @@ SWITCH_LOCK = 0x53574954  # "SWIT": workers hold it shared per batch, a switch e
 CHANNEL = "core_projection_switch"
 # Tables that stay in `public` whatever schema holds the projection.
 GLOBAL_TABLES = ("schema_migrations", "outbox", "dead_letter_outbox", "extraction_requests",
-                 "api_keys", "idempotency_keys", "projection_pointer")
+                 "api_keys", "idempotency_keys", "projection_pointer",
+                 "client_id_reservations", "asof_schemas")
 
 
 def quote_ident(name: str) -> str:

@@ -6,7 +6,10 @@ the same transaction as the rows; it is the only position that counts. A record 
 skipped; a record above it is a gap (`OffsetGap`): the transaction rolls back and the caller
 reads the missing records from the log — nothing is ever skipped. A second event carrying
 the same project + idempotency key as an earlier one gets the earlier outcome and changes
-nothing.
+nothing — if the two events' `occurred_at` lie less than `idempotency_ttl_s` apart (the
+API's `CORE_IDEMPOTENCY_TTL_S`, after which it forgets the key too): a key reused later is
+a new request and applies. The window is symmetric and read from the events, never a
+clock, so a replay that meets the two events in another order decides the same way.
 
 No exception of an event leaves the applier: a batch runs without savepoints first; if
 anything fails, it runs again with one savepoint per event around everything that event
@@ -21,6 +24,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import asyncpg
 import orjson
@@ -49,6 +53,11 @@ log = logging.getLogger("core.projections")
 TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
              asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
              asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+KEYED_OUTCOME_SQL = """
+SELECT status, body FROM command_outcomes WHERE project_id = $1 AND idempotency_key = $2
+  AND decided_at > $3 AND decided_at < $4
+ORDER BY decided_at DESC, event_id LIMIT 1
+"""
 PARKED = Outcome(500, {"error": "server_error", "message": "internal error"})
 Holes = Mapping[TopicPartition, tuple[int, int]]
 """Offset ranges [start, end) of a partition that the log was read through and holds no
@@ -72,10 +81,12 @@ class BatchResult:
     timeline: list[TimelineRow] = field(default_factory=list)
     guarded: bool = True
 
-    def outcome_for_key(self, project_id: str, key: str) -> Outcome | None:
-        for event, outcome in self.outcomes:
+    def outcome_for_key(self, project_id: str, key: str,
+                        window: tuple[datetime, datetime]) -> Outcome | None:
+        for event, outcome in reversed(self.outcomes):
             if event.project_id == project_id and scoped_key(event) == key \
-                    and event.event_id not in self.replayed:
+                    and event.event_id not in self.replayed \
+                    and window[0] < event.occurred_at < window[1]:
                 return outcome
         return None
 
@@ -97,6 +108,9 @@ class Applier:
     strict_positions: bool = True
     """Raise `OffsetGap` on a jump past the stored position (off for replays, which read
     the log themselves from a fixed start)."""
+    idempotency_ttl_s: float = 24 * 3600
+    """How far apart (by `occurred_at`) two events of one key may lie to be one request:
+    the API's `CORE_IDEMPOTENCY_TTL_S`, never shorter."""
 
     async def apply(self, records: Sequence[Record], holes: Holes | None = None) -> BatchResult:
         """Apply with bounded-backoff retries on transient database errors; never raises them."""
@@ -284,11 +298,11 @@ class Applier:
         key = scoped_key(event)
         if key is None:
             return None
-        found = result.outcome_for_key(event.project_id, key)
+        ttl = timedelta(seconds=self.idempotency_ttl_s)
+        window = (event.occurred_at - ttl, event.occurred_at + ttl)
+        found = result.outcome_for_key(event.project_id, key, window)
         if found is None:
-            row = await conn.fetchrow(
-                "SELECT status, body FROM command_outcomes WHERE project_id = $1 "
-                "AND idempotency_key = $2", event.project_id, key)
+            row = await conn.fetchrow(KEYED_OUTCOME_SQL, event.project_id, key, *window)
             found = Outcome(row["status"], orjson.loads(row["body"])) if row else None
         if found is not None:
             result.replayed.add(event.event_id)

@@ -116,7 +116,8 @@ async def mark_retracted(tx: EventTx, claim_id: str, reason: str) -> None:
     at: datetime = tx.event.occurred_at
     await tx.conn.execute(
         "UPDATE claims SET status = 'retracted', retracted_at = $2, retract_reason = $3, "
-        "updated_at = $2 WHERE claim_id = $1", claim_id, at, reason)
+        "updated_at = $2 WHERE claim_id = $1 AND project_id = $4", claim_id, at, reason,
+        tx.event.project_id)
 
 
 async def load_claim(tx: EventTx, claim_id: str) -> asyncpg.Record | None:
@@ -126,7 +127,9 @@ async def load_claim(tx: EventTx, claim_id: str) -> asyncpg.Record | None:
 
 
 async def claim_exists(tx: EventTx, claim_id: str) -> bool:
-    return bool(await tx.conn.fetchval("SELECT 1 FROM claims WHERE claim_id = $1", claim_id))
+    return bool(await tx.conn.fetchval(
+        "SELECT 1 FROM claims WHERE claim_id = $1 AND project_id = $2", claim_id,
+        tx.event.project_id))
 
 
 async def memory_in_project(tx: EventTx, memory_id: str) -> bool:

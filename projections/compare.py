@@ -10,9 +10,9 @@ from kernel.projection_pointer import quote_ident
 
 # table -> ordering key (a unique key, so the digest does not depend on physical order)
 PROJECTION_TABLES: dict[str, str] = {
-    "memories": "id",
-    "claims": "claim_id",
-    "claim_assertions": "assertion_id",
+    "memories": "project_id, id",
+    "claims": "project_id, claim_id",
+    "claim_assertions": "project_id, assertion_id",
     "claim_edges": "edge_id",
     "slot_state": "project_id, subject_id, slot",
     "memory_recall_events": "event_id",

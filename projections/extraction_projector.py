@@ -65,7 +65,8 @@ async def memories_extracted(tx: EventTx) -> Outcome:
 
 async def _any_exists(tx: EventTx, claim_ids: list[str]) -> bool:
     return bool(await tx.conn.fetchval(
-        "SELECT 1 FROM claims WHERE claim_id = ANY($1::text[]) LIMIT 1", claim_ids))
+        "SELECT 1 FROM claims WHERE project_id = $1 AND claim_id = ANY($2::text[]) LIMIT 1",
+        tx.event.project_id, claim_ids))
 
 
 async def _already_extracted(tx: EventTx, event: ClaimsExtracted) -> bool:

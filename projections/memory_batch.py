@@ -1,11 +1,11 @@
 """`memory.submitted` without an embedding, applied as a run (see `projections.runs`).
 
-Same decisions as `memory_projector.submit`, in log order: an id already stored (or stored
-earlier in the run) is a 409; an exact re-post of an active memory of the subject (or of
-one created earlier in the run) is a duplicate; anything else is inserted. Without an
-embedding there is nothing to compare by similarity, so nothing is superseded. One query
-checks every event of the run, Postgres computing the same normalized-text key as the
-index; the inserts go in one pipelined `executemany`.
+Same decisions as `memory_projector.submit`, in log order: an id already stored in the
+project (or stored earlier in the run) is a 409; an exact re-post of an active memory of
+the subject (or of one created earlier in the run) is a duplicate; anything else is
+inserted. Without an embedding there is nothing to compare by similarity, so nothing is
+superseded. One query checks every event of the run, Postgres computing the same
+normalized-text key as the index; the inserts go in one pipelined `executemany`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from schemas.outcomes import Outcome
 
 NORMALIZED = "md5(lower(regexp_replace(btrim({}), '\\s+', ' ', 'g')))"
 RUN_CHECK_SQL = f"""
-SELECT i.ord, EXISTS (SELECT 1 FROM memories m WHERE m.id = i.id) AS taken,
+SELECT i.ord, EXISTS (SELECT 1 FROM memories m WHERE m.project_id = i.project_id
+    AND m.id = i.id) AS taken,
   {NORMALIZED.format('i.text')} AS text_key,
   EXISTS (SELECT 1 FROM memories m WHERE m.project_id = i.project_id
     AND m.subject_id = i.subject_id AND m.status = 'active' AND NOT m.is_deleted
@@ -46,17 +47,17 @@ async def submit_run(txs: list[EventTx]) -> list[Outcome]:
     checks = await txs[0].conn.fetch(
         RUN_CHECK_SQL, [m.id for m in memories], [tx.event.project_id for tx in txs],
         [tx.event.subject_id for tx in txs], [m.text for m in memories])
-    taken: set[str] = set()
+    taken: set[tuple[str, str]] = set()
     keys: set[tuple[str, str, str]] = set()
     rows, outcomes = [], []
     for tx, memory, check in zip(txs, memories, checks, strict=True):
         key = (tx.event.project_id, tx.event.subject_id, check["text_key"])
-        if check["taken"] or memory.id in taken:
+        if check["taken"] or (tx.event.project_id, memory.id) in taken:
             outcomes.append(conflict_outcome(memory))
         elif check["exact_repost"] or key in keys:
             outcomes.append(duplicate_outcome(tx, memory))
         else:
-            taken.add(memory.id)
+            taken.add((tx.event.project_id, memory.id))
             keys.add(key)
             rows.append(insert_args(tx, memory))
             emit_created(tx, memory, [])

@@ -40,7 +40,7 @@ ORDER BY embedding <=> $3, id LIMIT {MAX_SUPERSEDED + 1}
 """
 """Candidates for §5.2's decision: the closest first, one more than can be superseded."""
 PRECHECK_SQL = """
-SELECT EXISTS (SELECT 1 FROM memories WHERE id = $4) AS taken, EXISTS (
+SELECT EXISTS (SELECT 1 FROM memories WHERE project_id = $1 AND id = $4) AS taken, EXISTS (
   SELECT 1 FROM memories WHERE project_id = $1 AND subject_id = $2 AND status = 'active'
   AND NOT is_deleted AND md5(lower(regexp_replace(btrim(text), '\\s+', ' ', 'g')))
     = md5(lower(regexp_replace(btrim($3::text), '\\s+', ' ', 'g')))) AS exact_repost
@@ -63,7 +63,7 @@ UPDATE memories SET text = $2, kind = $3, visibility = $4, importance = $5, conf
   is_temporal = $7, tags = $8, metadata = $9, updated_at = $12,
   embedding = CASE WHEN $10::vector IS NOT NULL THEN $10::vector
                    WHEN $11::boolean THEN NULL ELSE embedding END
-WHERE id = $1
+WHERE id = $1 AND project_id = $13
 """
 PATCHABLE = ("text", "kind", "visibility", "importance", "confidence", "is_temporal", "tags",
              "metadata")
@@ -157,7 +157,7 @@ async def patch(tx: EventTx) -> Outcome:
     values: dict[str, Any] = {k: command.changes.get(k, row[k]) for k in PATCHABLE}
     clear = command.clear_embedding and values["text"] != row["text"]
     await tx.conn.execute(PATCH_SQL, command.id, *values.values(), command.embedding or None,
-                          clear, tx.event.occurred_at)
+                          clear, tx.event.occurred_at, tx.event.project_id)
     tx.emit(changes.MEMORY_UPDATED, {"id": command.id, "subject_id": row["subject_id"]},
             subject_id=row["subject_id"])
     return Outcome(200, {"id": command.id, "updated": True})

@@ -88,7 +88,8 @@ class Replayer:
                     until: datetime | None) -> ReplaySummary:
         applier = Applier(pool, self.settings.worker_group, HANDLERS, emit_changes=False,
                           notify_outcomes=False, schema=self.schema, accept=self._accept,
-                          batchers=BATCHERS, strict_positions=False)
+                          batchers=BATCHERS, strict_positions=False,
+                          idempotency_ttl_s=self.settings.idempotency_ttl_s)
         summary, began = ReplaySummary(), time.monotonic()
         total = sum(max(0, e - start.get(p, 0)) for p, e in ends.items())
         stopped: set[int] = set()

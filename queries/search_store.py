@@ -49,7 +49,8 @@ WITH ann AS (
   SELECT {HIT_COLUMNS}, {STATIC} AS static, {BONUS} AS bonus,
     coalesce(nullif((1 - (embedding <=> $3::vector)) * 100, 'NaN'), 0) AS score,
     embedding IS NOT NULL AS vec
-  FROM memories WHERE id = ANY(ARRAY(SELECT id FROM ann UNION SELECT id FROM lexical))
+  FROM memories
+  WHERE project_id = $1 AND id = ANY(ARRAY(SELECT id FROM ann UNION SELECT id FROM lexical))
 )
 SELECT {HIT_COLUMNS}, score, 0.60 * score + static + bonus AS effective_score
 FROM scored WHERE bonus > 0 OR (vec AND score >= $8)
@@ -73,7 +74,8 @@ FROM memories WHERE {CANDIDATE} ORDER BY created_at DESC, id LIMIT $3
 TRUTH_SOURCES_SQL = f"""
 WITH sources AS (
   SELECT c.source_memory_id AS id, max(s.updated_at) AS updated_at
-  FROM slot_state s JOIN claims c ON c.claim_id = s.active_claim_id
+  FROM slot_state s JOIN claims c
+    ON c.project_id = s.project_id AND c.claim_id = s.active_claim_id
   WHERE s.project_id = $1 AND s.subject_id = $2 AND s.status = 'active'
     AND c.status = 'active' AND c.predicate = ANY($3::text[])
     AND c.source_memory_id IS NOT NULL

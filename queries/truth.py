@@ -18,7 +18,8 @@ from kernel.routing import Call, Handler
 TRUTH = """
 SELECT ss.slot, ss.active_claim_id, c.predicate, c.object_value, c.claim_type, c.confidence,
   c.tags, ss.updated_at, c.source_memory_id, c.source_observation_id
-FROM slot_state ss JOIN claims c ON c.claim_id = ss.active_claim_id
+FROM slot_state ss JOIN claims c
+  ON c.project_id = ss.project_id AND c.claim_id = ss.active_claim_id
 WHERE ss.project_id = $1 AND ss.subject_id = $2 AND ss.status = 'active'
   AND c.status = 'active' AND ($3::text IS NULL OR ss.slot = $3)
 ORDER BY ss.updated_at DESC, ss.slot
@@ -28,7 +29,8 @@ SELECT ss.slot, ss.active_claim_id, coalesce(c.predicate, '') AS predicate,
   coalesce(c.object_value, '') AS object_value, coalesce(c.claim_type, '') AS claim_type,
   coalesce(c.confidence, 0) AS confidence, coalesce(c.tags, '{}') AS tags, ss.updated_at,
   c.source_memory_id, c.source_observation_id, ss.status
-FROM slot_state ss LEFT JOIN claims c ON c.claim_id = ss.active_claim_id
+FROM slot_state ss LEFT JOIN claims c
+  ON c.project_id = ss.project_id AND c.claim_id = ss.active_claim_id
 WHERE ss.project_id = $1 AND ss.subject_id = $2
 ORDER BY ss.updated_at DESC, ss.slot LIMIT $3
 """
@@ -38,7 +40,8 @@ SELECT * FROM (
     c.claim_type, c.confidence, c.tags, e.created_at AS updated_at, c.source_memory_id,
     c.source_observation_id, 'superseded' AS status, c.claim_id,
     e.from_claim_id AS superseded_by
-  FROM claim_edges e JOIN claims c ON c.claim_id = e.to_claim_id
+  FROM claim_edges e JOIN claims c
+    ON c.project_id = e.project_id AND c.claim_id = e.to_claim_id
   LEFT JOIN slot_state ss ON ss.project_id = c.project_id AND ss.subject_id = c.subject_id
     AND ss.slot = c.slot
   WHERE e.project_id = $1 AND e.subject_id = $2 AND e.edge_type = 'supersedes'

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import orjson
@@ -51,11 +51,14 @@ async def fresh_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
         await created.close()
 
 
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
 def submitted(offset: int, memory_id: str, importance: int = 50, text: str = "",
-              subject: str = "s", key: str | None = None, **payload: object) -> Record:
+              subject: str = "s", key: str | None = None, at: datetime = T0,
+              **payload: object) -> Record:
     body = {"event_id": str(uuid.uuid4()), "type": "memory.submitted", "v": 1,
-            "project_id": "p", "subject_id": subject,
-            "occurred_at": datetime(2025, 1, 1, tzinfo=UTC).isoformat(),
+            "project_id": "p", "subject_id": subject, "occurred_at": at.isoformat(),
             "actor": "test", "idempotency_key": key,
             "payload": {"id": memory_id, "text": text or f"memory {memory_id}",
                         "importance": importance, **payload}}
@@ -110,3 +113,19 @@ async def test_runs_decide_as_the_per_event_handler(infra: Infra) -> None:
     assert seen[0] == seen[1]
     assert [status for status, _ in seen[1][0]] == [201, 200, 409, 201, 200, 201, 201, 201,
                                                    200, 201]
+
+
+async def test_a_key_reused_after_its_ttl_is_a_new_request(pool: asyncpg.Pool) -> None:
+    """The projector forgets a key by the events' occurred_at, as the API forgets it by its
+    clock: a retry within the TTL gets the first answer, a reuse after it is applied."""
+    applier = Applier(pool, "c", HANDLERS, notify_outcomes=False, idempotency_ttl_s=60)
+    log = [submitted(0, "m-1", text="first", key="k"),
+           submitted(1, "m-2", text="retry", key="k", at=T0 + timedelta(seconds=59)),
+           submitted(2, "m-3", text="reused later", key="k", at=T0 + timedelta(seconds=121)),
+           submitted(3, "m-4", text="reused before", key="k", at=T0 - timedelta(seconds=61))]
+    result = await applier.apply(log[:2])
+    result.outcomes += (await applier.apply(log[2:])).outcomes
+    assert [(o.status, o.body["id"]) for _, o in result.outcomes] == [
+        (201, "m-1"), (201, "m-1"), (201, "m-3"), (201, "m-4")]
+    ids = {r["id"] for r in await pool.fetch("SELECT id FROM memories")}
+    assert ids == {"m-1", "m-3", "m-4"}

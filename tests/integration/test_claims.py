@@ -108,12 +108,17 @@ async def test_assert_rejects_bad_input(api: httpx.AsyncClient, body: bytes, sta
     assert response.json()["error"] == code
 
 
-async def test_reused_claim_id_is_a_conflict(api: httpx.AsyncClient) -> None:
-    claim_id = f"clm_dup_{uuid.uuid4().hex[:6]}"
-    await assert_claim(api, project(), claim_id=claim_id, predicate="p", object_value="v")
-    again = await api.post("/api/v1/claims", headers=project(), json={
+async def test_reused_claim_id_is_a_conflict_within_its_project(
+        api: httpx.AsyncClient) -> None:
+    headers, claim_id = project(), f"clm_dup_{uuid.uuid4().hex[:6]}"
+    await assert_claim(api, headers, claim_id=claim_id, predicate="p", object_value="v")
+    for subject in ("u1", "u2"):  # same subject: the projector; another: the reservation
+        again = await api.post("/api/v1/claims", headers=headers, json={
+            "subject_id": subject, "claim_id": claim_id, "predicate": "p", "object_value": "w"})
+        assert again.status_code == 409 and again.json()["error"] == "claim_id_conflict"
+    elsewhere = await api.post("/api/v1/claims", headers=project(), json={
         "subject_id": "u2", "claim_id": claim_id, "predicate": "p", "object_value": "w"})
-    assert again.status_code == 409 and again.json()["error"] == "claim_id_conflict"
+    assert elsewhere.status_code == 201, "ids are unique per project, not across projects"
 
 
 async def test_source_memory_links_the_claim(api: httpx.AsyncClient) -> None:

@@ -198,3 +198,28 @@ async def test_api_killed_before_answering_then_retry_applies_once(infra: Infra)
         assert await count_memories(system, project_id) == 1
     finally:
         system.stop()
+
+
+async def test_key_reused_after_its_ttl_applies_the_new_write(infra: Infra) -> None:
+    """After the API purged a key, its reuse with another body is a new write: the projector
+    must not answer it with the old outcome (and drop it)."""
+    system = await start_system(infra, env={"CORE_IDEMPOTENCY_TTL_S": "2"})
+    try:
+        project_id = project()
+        headers = {"x-project-id": project_id, "Idempotency-Key": "reused"}
+        async with system.client() as client:
+            first = await client.post("/api/v1/memories", headers=headers,
+                                      json={"subject_id": "u", "text": "the first write"})
+            await asyncio.sleep(2.2)  # the key's TTL runs out on the API's clock
+            pool = await asyncpg.create_pool(system.dsn, min_size=1, max_size=1)
+            try:
+                assert await IdempotencyStore(pool, 1, 1).purge(2) >= 1
+            finally:
+                await pool.close()
+            second = await client.post("/api/v1/memories", headers=headers,
+                                       json={"subject_id": "u", "text": "another write"})
+        assert first.status_code == 201 and second.status_code == 201, second.text
+        assert second.json()["id"] != first.json()["id"]
+        assert await count_memories(system, project_id) == 2
+    finally:
+        system.stop()

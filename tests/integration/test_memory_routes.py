@@ -244,6 +244,45 @@ async def test_delete_of_another_projects_memory_changes_nothing(api: httpx.Asyn
     assert (await fetch(api, owner, memory_id))["id"] == memory_id
 
 
+# --- ids per project (docs/security.md, "Tenancy") -----------------------------------------
+
+async def test_another_project_may_use_the_same_memory_and_claim_ids(
+        api: httpx.AsyncClient) -> None:
+    """No existence oracle, no squatting: project b's ids are its own."""
+    a, b = project(), project()
+    memory_id, claim_id = f"mem-{uuid.uuid4().hex[:8]}", f"clm-{uuid.uuid4().hex[:8]}"
+    for headers, word in ((a, "tea"), (b, "coffee")):
+        await create(api, headers, f"I like {word}", id=memory_id)
+        claim = await api.post("/api/v1/claims", headers=headers, json={
+            "subject_id": "u1", "claim_id": claim_id, "predicate": "drink",
+            "object_value": word, "source_memory_id": memory_id})
+        assert claim.status_code == 201, claim.text
+    for headers, word in ((a, "tea"), (b, "coffee")):
+        assert (await fetch(api, headers, memory_id))["text"] == f"I like {word}"
+        got = (await api.get(f"/api/v1/claims/{claim_id}", headers=headers)).json()
+        assert got["claim"]["object_value"] == word
+        assert [x["value"] for x in (await api.get(f"/api/v1/memories/{memory_id}/claims",
+                                                   headers=headers)).json()["data"]] == [word]
+    patched = await api.patch(f"/api/v1/memories/{memory_id}", headers=b,
+                              json={"text": "I like cocoa"})
+    assert patched.status_code == 200
+    retracted = await api.post(f"/api/v1/claims/{claim_id}/retract", headers=b, json={})
+    assert retracted.status_code == 200
+    assert (await fetch(api, a, memory_id))["text"] == "I like tea"
+    claim_a = (await api.get(f"/api/v1/claims/{claim_id}", headers=a)).json()["claim"]
+    assert claim_a["status"] == "active"
+
+
+async def test_a_memory_id_is_unique_within_its_project(api: httpx.AsyncClient) -> None:
+    headers, memory_id = project(), f"mem-{uuid.uuid4().hex[:8]}"
+    await create(api, headers, "first", id=memory_id)
+    for subject in ("u1", "u2"):  # same subject: the projector; another: the reservation
+        again = await api.post("/api/v1/memories", headers=headers, json={
+            "subject_id": subject, "text": "second", "id": memory_id})
+        assert again.status_code == 409, again.text
+        assert again.json() == {"error": "memory_id_conflict", "id": memory_id}
+
+
 # --- route order (§4.1) ------------------------------------------------------------------
 
 async def test_route_order_consequences(api: httpx.AsyncClient) -> None:
@@ -343,7 +382,9 @@ async def test_claims_of_a_memory(api: httpx.AsyncClient, system: System) -> Non
     empty = await api.get(f"/api/v1/memories/{memory_id}/claims", headers=headers)
     assert empty.status_code == 200 and empty.json() == {"data": [], "count": 0}
     await insert_assertions(system.dsn, headers["x-project-id"], memory_id)
-    await insert_assertions(system.dsn, "another-project", memory_id)
+    other = project()  # the same memory id in another project: its assertions stay there
+    await create(api, other, id=memory_id)
+    await insert_assertions(system.dsn, other["x-project-id"], memory_id)
     body = (await api.get(f"/api/v1/memories/{memory_id}/claims", headers=headers)).json()
     assert body["count"] == 4
     assert [(a["id"].split("-")[0], a["type"], a["value"]) for a in body["data"]] == [

@@ -102,3 +102,63 @@ async def test_serve_refuses_pending_migrations(empty_db: str, infra: Infra) -> 
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "refusing to start" in done.stderr
+
+
+REFERENCE_ROWS = """
+INSERT INTO memories (id, project_id, subject_id, text) VALUES
+  ('m-1', 'a', 's', 'one'), ('m-2', 'a', 's', 'two');
+INSERT INTO claims (claim_id, project_id, subject_id, predicate, object_value, slot,
+  source_memory_id) VALUES ('c-1', 'a', 's', 'p', 'v', 'p', 'm-1'),
+  ('c-2', 'a', 's', 'p', 'w', 'p', NULL), ('c-x', 'b', 's', 'p', 'v', 'p', 'm-2');
+INSERT INTO claim_assertions (assertion_id, project_id, subject_id, claim_id, memory_id,
+  predicate) VALUES ('a-1', 'a', 's', 'c-1', 'm-1', 'p');
+INSERT INTO claim_edges (project_id, subject_id, from_claim_id, to_claim_id, edge_type)
+  VALUES ('a', 's', 'c-2', 'c-1', 'supersedes');
+INSERT INTO slot_state (project_id, subject_id, slot, active_claim_id)
+  VALUES ('a', 's', 'p', 'c-2');
+INSERT INTO memory_recall_events (event_id, project_id, subject_id, memory_id)
+  VALUES ('r-1', 'a', 's', 'm-1');
+"""
+"""A reference database's rows, one of them (`c-x`, project b) naming a memory of project a,
+which the reference schema allowed."""
+
+
+async def test_ids_per_project_migrates_a_database_with_data(empty_db: str,
+                                                             tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    files = migration_files()
+    new = [f for f in files if f.version.endswith("_ids_per_project")]
+    for f in files[:files.index(new[0])]:
+        shutil.copy(f.path, before / f.path.name)
+    conn = await asyncpg.connect(empty_db)
+    try:
+        await migrate(conn, before)
+        await conn.execute(REFERENCE_ROWS)
+        await migrate(conn)
+        await conn.execute("INSERT INTO memories (id, project_id, subject_id, text) "
+                           "VALUES ('m-1', 'b', 's', 'same id, other project')")
+        await conn.execute("INSERT INTO claims (claim_id, project_id, subject_id, predicate, "
+                           "object_value, slot, source_memory_id) "
+                           "VALUES ('c-1', 'b', 's', 'p', 'v', 'p', 'm-1')")
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute("INSERT INTO claims (claim_id, project_id, subject_id, "
+                               "predicate, object_value, slot, source_memory_id) "
+                               "VALUES ('c-3', 'b', 's', 'p', 'v', 'p', 'm-2')")
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("INSERT INTO memories (id, project_id, subject_id, text) "
+                               "VALUES ('m-1', 'a', 's2', 'taken in a')")
+        await conn.execute("DELETE FROM memories WHERE project_id = 'a' AND id = 'm-1'")
+        assert await conn.fetchval("SELECT count(*) FROM memory_recall_events") == 0
+        linked = await conn.fetch("SELECT project_id, source_memory_id FROM claims "
+                                  "WHERE claim_id = 'c-1' ORDER BY project_id")
+        assert [tuple(r) for r in linked] == [("a", None), ("b", "m-1")]
+        valid = await conn.fetch("SELECT conname, convalidated FROM pg_constraint "
+                                 "WHERE contype = 'f' ORDER BY conname")
+        assert {r["conname"]: r["convalidated"] for r in valid} == {
+            "claim_assertions_claim_id_fkey": True, "claim_assertions_memory_id_fkey": True,
+            "claim_edges_from_claim_id_fkey": True, "claim_edges_to_claim_id_fkey": True,
+            "fk_claim_source_memory": False, "memory_recall_events_memory_id_fkey": True,
+            "slot_state_active_claim_id_fkey": True}
+    finally:
+        await conn.close()

@@ -99,6 +99,37 @@ async def test_replay_rebuilds_identical_tables(history: System) -> None:
     assert "events/s" in replayed.stdout
 
 
+async def test_an_id_taken_by_another_subject_replays_equal(history: System) -> None:
+    """Two subjects sit in two partitions, applied in no fixed order: of concurrent writes
+    of one id by three subjects, one wins and the others must not reach the log, or a
+    replay could let another one win."""
+    project, memory_id, claim_id = (f"ids-{uuid.uuid4().hex[:6]}", f"m-{uuid.uuid4().hex[:6]}",
+                                    f"c-{uuid.uuid4().hex[:6]}")
+    subjects = ("alice", "bob", "carol")
+    async with history.client(headers={"x-project-id": project}) as client:
+        memories = await asyncio.gather(*(client.post("/api/v1/memories", json={
+            "subject_id": s, "text": f"{s} was here", "id": memory_id}) for s in subjects))
+        claims = await asyncio.gather(*(client.post("/api/v1/claims", json={
+            "subject_id": s, "claim_id": claim_id, "predicate": "p", "object_value": s})
+            for s in subjects))
+    for responses in (memories, claims):
+        assert sorted(r.status_code for r in responses) == [201, 409, 409]
+    await history.wait_projected()
+    replayed = cli(history, "replay", "--schema", f"replay_{uuid.uuid4().hex[:8]}")
+    assert replayed.returncode == 0, replayed.stderr
+    schema = replayed.stdout.split("into schema ")[1].split()[0]
+    conn = await asyncpg.connect(history.dsn)
+    try:
+        assert await differing_tables(conn, "public", schema, project) == []
+        for taken in (memory_id, claim_id):
+            logged = await conn.fetch(
+                "SELECT subject_id FROM subject_events WHERE project_id = $1 "
+                "AND coalesce(payload->>'id', payload->>'claim_id') = $2", project, taken)
+            assert len(logged) == 1, [r["subject_id"] for r in logged]
+    finally:
+        await conn.close()
+
+
 async def test_replay_as_of_shows_the_earlier_state(history: System) -> None:
     project = f"asof-{uuid.uuid4().hex[:6]}"
     headers = {"x-project-id": project}

@@ -71,6 +71,23 @@ export function createHistoryView(panel, ctx) {
     slider.setAttribute('aria-valuetext', text);
   }
 
+  // A replay is a queued job: 201 when it finished within the request, 202 with a
+  // status_url to poll until it is ready (or failed).
+  async function replayed(until, superseded) {
+    let replay = await ctx.guard(call('POST', '/api/v1/admin/replays', { body: { until } }));
+    while (replay && replay.status === 202 && !superseded()) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const job = await ctx.guard(call('GET', replay.data.status_url));
+      if (!job) return null;
+      if (job.data.status === 'failed') {
+        ctx.notify(`Replay ${job.data.schema} failed.`, 'error');
+        return null;
+      }
+      replay = job.data.status === 'ready' ? { status: 201, data: job.data } : replay;
+    }
+    return replay;
+  }
+
   async function showAsOf(n) {
     const event = events[n - 1];
     if (!event) return;
@@ -78,7 +95,7 @@ export function createHistoryView(panel, ctx) {
     describe(n);
     const ticket = ++asked;
     fill(asOfBox, h('p', { class: 'muted', role: 'status' }, `Replaying the log up to ${when(event.occurred_at)}…`));
-    const replay = await ctx.guard(call('POST', '/api/v1/admin/replays', { body: { until: event.occurred_at } }));
+    const replay = await replayed(event.occurred_at, () => ticket !== asked);
     if (!replay || ticket !== asked) return;
     const schema = replay.data.schema;
     const subject = enc(ctx.subject());
