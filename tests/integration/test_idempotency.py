@@ -155,7 +155,8 @@ async def test_an_expired_key_can_be_used_again(system: System) -> None:
         assert isinstance(await store.begin(scope, "print"), Claimed)
         await store.complete(scope, 201, {"id": "m"}, "e-1")
         assert await store.begin(scope, "print") == Replay(201, {"id": "m"})
-        await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '2 days' "
+        await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '2 days', "
+                           "completed_at = now() - interval '2 days' "
                            "WHERE project_id = $1", scope[0])
         assert await store.purge(86400) >= 1
         assert isinstance(await store.begin(scope, "another body"), Claimed)
