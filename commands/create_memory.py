@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from commands.coercion import js_string
 from commands.context import CommandContext
-from commands.memory_validation import Invalid, memory_fields, required_text
-from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from commands.memory_validation import client_id, memory_fields, required_text
+from kernel.http import InvalidBody, error, json_response
 from kernel.ids import memory_id
+from kernel.input_limits import Invalid, checked_body
 from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 
@@ -16,15 +16,16 @@ from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 def create_memory(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
         try:
-            body = body_fields(parse_body(await call.request.body()))
+            body = checked_body(await call.request.body())
             subject_id, text = required_text(body)
+            new_id = client_id(body) or memory_id()
             fields = memory_fields(body)
         except InvalidBody:
             return error(400, "invalid_json_body")
         except Invalid as bad:
             return json_response(bad.status, bad.body)
         payload = MemorySubmitted(
-            id=js_string(body["id"]) if body.get("id") else memory_id(),
+            id=new_id,
             text=text, embedding=await ctx.embed(text), **fields,
         )
         event = ctx.envelope(call, MEMORY_SUBMITTED, subject_id, payload.model_dump())
