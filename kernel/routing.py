@@ -107,7 +107,7 @@ class Dispatcher:
     async def _dispatch(self, request: Request) -> Response:
         keep_first_values(request.scope)
         method = request.method.upper()
-        path = request.scope.get("raw_path", b"").decode() or request.url.path
+        path = request.scope.get("raw_path", b"").decode(errors="replace") or request.url.path
         if method == "GET" and path == "/health":
             request.scope[ROUTE_TEMPLATE] = "/health"
             return json_response(200, health_body())
@@ -199,7 +199,7 @@ def server_error(request: Request, detail: str, project_id: str,
 
 
 def not_found(request: Request) -> Response:
-    path = request.scope.get("raw_path", b"").decode() or request.url.path
+    path = request.scope.get("raw_path", b"").decode(errors="replace") or request.url.path
     return error(404, "not_found", path=path, method=request.method.upper())
 
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from commands.context import CommandContext
 from core.telemetry.http import RequestTelemetry
 from kernel.http import json_response
 from kernel.input_limits import (
@@ -26,7 +27,7 @@ from kernel.input_limits import (
     checked_body,
     identifier,
 )
-from kernel.routing import Call, Dispatcher, RouteSpec
+from kernel.routing import REQUEST_ID_KEY, Call, Dispatcher, RouteSpec
 from kernel.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -135,3 +136,19 @@ def test_an_over_long_default_project_fails_at_start_up() -> None:
         Settings(_env_file=None, CORE_DEFAULT_PROJECT_ID="p" * 256)  # type: ignore[call-arg]
     assert Settings(_env_file=None,  # type: ignore[call-arg]
                     CORE_DEFAULT_PROJECT_ID="p" * 255).default_project_id == "p" * 255
+
+
+async def test_a_projector_500_outcome_is_answered_without_its_text() -> None:
+    class Bus:  # stands in for Kafka and the projector: this outcome is what came back
+        async def submit(self, *_args: object, **_kwargs: object) -> Response:
+            return json_response(500, {"error": "server_error",
+                                       "message": "value out of int64 range"})
+
+    ctx = CommandContext(bus=Bus(), pool=None)  # type: ignore[arg-type]
+    request = Request({"type": "http", "method": "POST", "path": "/api/v1/claims",
+                       "headers": [], "query_string": b"", REQUEST_ID_KEY: "rid-7"})
+    call = Call(request, "p", {})
+    response = await ctx.submit(call, ctx.envelope(call, "claim.asserted", "u", {}))
+    assert response.status_code == 500
+    assert orjson.loads(bytes(response.body)) == {
+        "error": "server_error", "message": "internal error", "request_id": "rid-7"}
