@@ -7,8 +7,8 @@ from starlette.responses import Response
 from commands.claim_validation import claim_fields, required_claim
 from commands.context import CommandContext
 from commands.id_reservations import reserve_id
-from commands.memory_validation import Invalid
-from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.http import InvalidBody, error, json_response
+from kernel.input_limits import Invalid, checked_body
 from kernel.routing import Call, Handler
 from schemas.claim_events import CLAIM_ASSERTED, ClaimAsserted
 
@@ -16,7 +16,7 @@ from schemas.claim_events import CLAIM_ASSERTED, ClaimAsserted
 def assert_claim(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
         try:
-            body = body_fields(parse_body(await call.request.body()))
+            body = checked_body(await call.request.body())
             subject_id, predicate, value = required_claim(body)
             fields = claim_fields(body, predicate)
         except InvalidBody:

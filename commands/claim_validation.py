@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commands.coercion import coerce_required_str, js_string, numeric, string_list
-from commands.memory_validation import Invalid
 from kernel.ids import assertion_id, claim_id
+from kernel.input_limits import identifier
+from kernel.input_limits import invalid as _invalid
 
-
-def _invalid(code: str, **extra: Any) -> Invalid:
-    return Invalid(400, {"error": code, **extra})
+IDENTIFIERS = ("subject_id", "predicate")
 
 
 def required_claim(body: dict[str, Any]) -> tuple[str, str, str]:
@@ -21,7 +20,7 @@ def required_claim(body: dict[str, Any]) -> tuple[str, str, str]:
         value = coerce_required_str(body.get(name))
         if not value:
             raise _invalid(f"{name}_required")
-        found.append(value)
+        found.append(identifier(value, name) if name in IDENTIFIERS else value)
     return found[0], found[1], found[2]
 
 
@@ -54,18 +53,23 @@ def optional(value: Any) -> str | None:
     return js_string(value) if value else None
 
 
+def optional_id(body: dict[str, Any], name: str) -> str | None:
+    value = optional(body.get(name))
+    return None if value is None else identifier(value, name)
+
+
 def claim_fields(body: dict[str, Any], predicate: str) -> dict[str, Any]:
     """Everything of a claim body except subject, predicate and value, with §8.1 defaults."""
     return {
-        "claim_id": optional(body.get("claim_id")) or claim_id(),
+        "claim_id": optional_id(body, "claim_id") or claim_id(),
         "assertion_id": assertion_id(),
-        "slot": optional(body.get("slot")) or predicate,
+        "slot": optional_id(body, "slot") or predicate,
         "claim_type": optional(body.get("claim_type")),
         "confidence": bounded(body, "confidence", 0.8),
         "importance": bounded(body, "importance", 0.5),
         "tags": string_list(body.get("tags")),
-        "source_memory_id": optional(body.get("source_memory_id")),
-        "source_observation_id": optional(body.get("source_observation_id")),
+        "source_memory_id": optional_id(body, "source_memory_id"),
+        "source_observation_id": optional_id(body, "source_observation_id"),
         "subject_entity": optional(body.get("subject_entity")) or "self",
         "valid_from": timestamp(body, "valid_from"),
         "valid_until": timestamp(body, "valid_until"),

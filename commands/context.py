@@ -12,7 +12,7 @@ from starlette.responses import Response
 from commands.publisher import CommandBus, wants_async
 from kernel.ai.extraction import ExtractionEngine
 from kernel.ids import uuid7
-from kernel.routing import APPENDED_EVENT, Call
+from kernel.routing import APPENDED_EVENT, Call, server_error
 from kernel.timefmt import now_ms
 from schemas.envelope import EventEnvelope
 
@@ -44,7 +44,13 @@ class CommandContext:
         def appended(event_id: str) -> None:
             call.request.scope[APPENDED_EVENT] = event_id
 
-        return await self.bus.submit(event, respond_async=respond_async, on_appended=appended)
+        response = await self.bus.submit(event, respond_async=respond_async,
+                                          on_appended=appended)
+        if response.status_code >= 500:  # the projector's detail stays in the logs
+            return server_error(call.request, f"event {event.event_id}: "
+                                f"{bytes(response.body).decode(errors='replace')}",
+                                call.project_id)
+        return response
 
 
 def actor_of(call: Call) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from commands.coercion import js_string
 from commands.context import CommandContext
 from commands.id_reservations import reserve_id
-from commands.memory_validation import Invalid, memory_fields, required_text
-from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from commands.memory_validation import client_id, memory_fields, required_text
+from kernel.http import InvalidBody, error, json_response
 from kernel.ids import memory_id
+from kernel.input_limits import Invalid, checked_body
 from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 
@@ -17,14 +17,14 @@ from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 def create_memory(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
         try:
-            body = body_fields(parse_body(await call.request.body()))
+            body = checked_body(await call.request.body())
             subject_id, text = required_text(body)
             fields = memory_fields(body)
         except InvalidBody:
             return error(400, "invalid_json_body")
         except Invalid as bad:
             return json_response(bad.status, bad.body)
-        chosen = js_string(body["id"]) if body.get("id") else None
+        chosen = client_id(body)
         if chosen and not await reserve_id(ctx.pool, call.project_id, "memory", chosen,
                                            subject_id):
             return json_response(409, {"error": "memory_id_conflict", "id": chosen})

@@ -15,13 +15,24 @@ from starlette.responses import Response
 from commands.coercion import coerce_required_str, js_string
 from commands.context import CommandContext
 from kernel.ai.extraction import ExtractedClaim, ExtractedMemory, ExtractionEngine, infer_claim_type
-from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.http import InvalidBody, error, json_response
 from kernel.ids import assertion_id, claim_id, memory_id
+from kernel.input_limits import Invalid, checked_body, identifier, invalid
 from kernel.routing import Call, Handler
 from schemas.claim_events import ClaimAsserted
 from schemas.extraction_events import MEMORIES_EXTRACTED, LearnedMemory, MemoriesExtracted
 
 MAX_CONTEXT = 5
+
+
+def required_fields(body: dict[str, Any]) -> tuple[str, str]:
+    """subject_id (an identifier), then text (no length limit, spec §7.1)."""
+    subject, text = (coerce_required_str(body.get(k)) for k in ("subject_id", "text"))
+    if not subject:
+        raise invalid("subject_id_required")
+    if not text:
+        raise invalid("text_required")
+    return identifier(subject, "subject_id"), text
 
 
 def flag(call: Call, body: dict[str, Any], name: str) -> bool:
@@ -70,12 +81,12 @@ def nothing_learned(engine: ExtractionEngine) -> Response:
 def extract_memories(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
         try:
-            body = body_fields(parse_body(await call.request.body()))
+            body = checked_body(await call.request.body())
+            subject, text = required_fields(body)
         except InvalidBody:
             return error(400, "invalid_json_body")
-        subject, text = (coerce_required_str(body.get(k)) for k in ("subject_id", "text"))
-        if not subject or not text:
-            return error(400, "subject_id_required" if not subject else "text_required")
+        except Invalid as bad:
+            return json_response(bad.status, bad.body)
         engine, force = ctx.extraction or ExtractionEngine(), flag(call, body, "force")
         memories = await engine.extract(text, force, conversation_context(
             body.get("conversation_context")), subject)

@@ -3,35 +3,39 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-from commands.coercion import ABSENT, clamp_number, coerce_required_str, optional_text, string_list
+from commands.coercion import (
+    ABSENT,
+    clamp_number,
+    coerce_required_str,
+    js_string,
+    optional_text,
+    string_list,
+)
+from kernel.input_limits import identifier
+from kernel.input_limits import invalid as _invalid
 from schemas.memory_events import KINDS, VISIBILITIES
 
 MAX_TEXT = 10_000
-
-
-@dataclass(frozen=True)
-class Invalid(Exception):
-    status: int
-    body: dict[str, Any]
-
-
-def _invalid(code: str, **extra: Any) -> Invalid:
-    return Invalid(400, {"error": code, **extra})
 
 
 def required_text(body: dict[str, Any]) -> tuple[str, str]:
     subject = coerce_required_str(body.get("subject_id"))
     if not subject:
         raise _invalid("subject_id_required")
+    identifier(subject, "subject_id")
     text = coerce_required_str(body.get("text"))
     if not text:
         raise _invalid("text_required")
     if len(text) > MAX_TEXT:
         raise _invalid("text_too_long", max=MAX_TEXT)
     return subject, text
+
+
+def client_id(body: dict[str, Any]) -> str | None:
+    """The client's memory `id` (coerced to a string), or None for a generated one."""
+    return identifier(js_string(body["id"]), "id") if body.get("id") else None
 
 
 def choice(value: Any, allowed: tuple[str, ...], default: str, field: str) -> str:

@@ -8,9 +8,9 @@ from starlette.responses import Response
 
 from commands.context import CommandContext
 from commands.memory_lookup import MemoryRef, find_memory
-from commands.memory_validation import Invalid
 from commands.patch_validation import patch_changes
-from kernel.http import InvalidBody, body_fields, error, json_response, parse_body
+from kernel.http import InvalidBody, error, json_response
+from kernel.input_limits import Invalid, checked_body
 from kernel.routing import Call, Handler
 from schemas.memory_events import MEMORY_PATCHED, MemoryPatched
 
@@ -34,9 +34,11 @@ def _rejected(memory: MemoryRef, bad: Invalid) -> Response:
 def patch_memory(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
         try:
-            body = body_fields(parse_body(await call.request.body()))
+            body = checked_body(await call.request.body())
         except InvalidBody:
             return error(400, "invalid_json_body")
+        except Invalid as bad:
+            return json_response(bad.status, bad.body)
         memory = await find_memory(ctx.pool, call.project_id, call.params["id"])
         if memory is None:
             return error(404, "memory_not_found")

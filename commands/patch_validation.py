@@ -11,16 +11,13 @@ import math
 from typing import Any
 
 from commands.coercion import coerce_required_str, numeric, string_list
-from commands.memory_validation import MAX_TEXT, Invalid
+from commands.memory_validation import MAX_TEXT
+from kernel.input_limits import invalid as _invalid
 from schemas.memory_events import KINDS, VISIBILITIES
 
 # Postgres boolean input words; any unambiguous prefix is accepted, as Postgres does.
 _BOOL_WORDS = (("true", True), ("yes", True), ("on", True), ("1", True),
                ("false", False), ("no", False), ("off", False), ("0", False))
-
-
-def _invalid(code: str, **extra: Any) -> Invalid:
-    return Invalid(400, {"error": code, **extra})
 
 
 def patched_text(value: Any) -> str:

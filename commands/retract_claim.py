@@ -9,15 +9,16 @@ from starlette.responses import Response
 
 from commands.coercion import js_string
 from commands.context import CommandContext
-from kernel.http import InvalidBody, body_fields, error, parse_body
+from kernel.http import InvalidBody, error, json_response
+from kernel.input_limits import Invalid, checked_body
 from kernel.routing import Call, Handler
 from schemas.claim_events import CLAIM_RETRACTED, DEFAULT_RETRACT_REASON, ClaimRetracted
 
 
 def _body(raw: bytes) -> dict[str, Any]:
-    """The body is optional and invalid JSON is ignored (spec §8.2)."""
+    """The body is optional and invalid JSON is ignored (spec §8.2); a NUL is refused."""
     try:
-        return body_fields(parse_body(raw))
+        return checked_body(raw)
     except InvalidBody:
         return {}
 
@@ -31,7 +32,10 @@ async def claim_subject(pool: asyncpg.Pool, project_id: str, claim_id: str) -> s
 
 def retract_claim(ctx: CommandContext) -> Handler:
     async def handler(call: Call) -> Response:
-        body = _body(await call.request.body())
+        try:
+            body = _body(await call.request.body())
+        except Invalid as bad:
+            return json_response(bad.status, bad.body)
         claim_id = call.params["id"]
         subject = await claim_subject(ctx.pool, call.project_id, claim_id)
         if subject is None:

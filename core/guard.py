@@ -1,4 +1,7 @@
-"""The production request guard: credentials, project, scope, body size, Idempotency-Key."""
+"""The production request guard: credentials, project, scope, body size, Idempotency-Key.
+
+The body of a write is read here, once, and never past `max_body_bytes` (core.body_limit);
+handlers see the bytes already read."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from starlette.responses import Response
 
 from core.auth.authenticator import Authenticator
 from core.auth.principal import AuthError, Principal
+from core.body_limit import read_limited, with_body
 from core.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, Refused, fingerprint
 from kernel.http import error, json_response, resolve_project
 from kernel.routing import (
@@ -18,7 +22,7 @@ from kernel.routing import (
     RouteSpec,
     Runner,
     not_found,
-    project_required,
+    valid_project,
 )
 from kernel.schema_pools import SchemaPools
 
@@ -40,9 +44,9 @@ class SecureGuard(RequestGuard):
             principal = await self.authenticator.authenticate(request)
         except AuthError as exc:
             return error(401, exc.code, message=exc.message)
-        project = resolve_project(request, default_project).project_id
-        if project is None:
-            return project_required()
+        project = valid_project(resolve_project(request, default_project).project_id)
+        if isinstance(project, Response):
+            return project
         if not principal.may_use(project):
             return error(403, "project_forbidden", project_id=project)
         if found is None:
@@ -74,21 +78,15 @@ class SecureGuard(RequestGuard):
                              principal: Principal) -> Response:
         if call.request.method.upper() not in WRITE_METHODS:
             return await run(route, call)
-        too_large = await self._body_too_large(call.request)
-        if too_large is not None:
-            return too_large
+        body = await read_limited(call.request, self.max_body_bytes)
+        if body is None:  # and close the connection rather than drain the rest
+            return json_response(413, {"error": "payload_too_large",
+                                       "max_bytes": self.max_body_bytes}, {"connection": "close"})
+        call = Call(with_body(call.request, body), call.project_id, call.params)
         key = call.request.headers.get("idempotency-key")
         if key is None:
             return await run(route, call)
         return await self._idempotent(run, route, call, (call.project_id, principal.id, key))
-
-    async def _body_too_large(self, request: Request) -> Response | None:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            return error(413, "payload_too_large", max_bytes=self.max_body_bytes)
-        if len(await request.body()) > self.max_body_bytes:
-            return error(413, "payload_too_large", max_bytes=self.max_body_bytes)
-        return None
 
     async def _idempotent(self, run: Runner, route: RouteSpec, call: Call,
                           scope: tuple[str, str, str]) -> Response:

@@ -67,7 +67,8 @@ def body_fields(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-_JS_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# No two adjacent quantifiers can match the same digits: linear time on a long digit run.
+_JS_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def js_number(raw: str) -> float:
@@ -82,9 +83,11 @@ def js_number(raw: str) -> float:
                 return float(int(text[2:], base))
             except ValueError:
                 return math.nan
+            except OverflowError:  # beyond a double, as in JavaScript
+                return math.inf
     if text in ("Infinity", "+Infinity", "-Infinity"):
         return math.inf if not text.startswith("-") else -math.inf
-    return float(text) if _JS_NUMBER.match(text) else math.nan
+    return float(text) if _JS_NUMBER.fullmatch(text) else math.nan
 
 
 def int_param(raw: str | None, fallback: int, lo: int, hi: int) -> int:

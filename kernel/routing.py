@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kernel.http import error, json_response, resolve_project
+from kernel.input_limits import Invalid, check_request, identifier
 from kernel.timefmt import iso_ms, now_ms
 
 log = logging.getLogger("core.api")
@@ -78,6 +80,7 @@ APPENDED_EVENT = "core.appended_event"
 ROUTE_TEMPLATE = "core.route"  # scope keys read by core.telemetry.http
 PROJECT = "core.project"
 PRINCIPAL = "core.principal"  # the caller's id, set by the guard that authenticated it
+REQUEST_ID_KEY = "core.request_id"  # scope key written by core.telemetry.http
 
 
 class Dispatcher:
@@ -97,9 +100,15 @@ class Dispatcher:
         return None
 
     async def __call__(self, request: Request) -> Response:
+        try:
+            return await self._dispatch(request)
+        except Exception as exc:  # outside a handler: authentication, the guard, the body
+            return server_error(request, _error_text(exc), "", exc)
+
+    async def _dispatch(self, request: Request) -> Response:
         keep_first_values(request.scope)
         method = request.method.upper()
-        path = request.scope.get("raw_path", b"").decode() or request.url.path
+        path = request.scope.get("raw_path", b"").decode(errors="replace") or request.url.path
         if method == "GET" and path == "/health":
             request.scope[ROUTE_TEMPLATE] = "/health"
             return json_response(200, health_body())
@@ -112,11 +121,13 @@ class Dispatcher:
     async def _run(self, route: RouteSpec, call: Call) -> Response:
         call.request.scope[PROJECT] = call.project_id or None
         try:
+            check_request(call.params, call.request.query_params.multi_items())
+        except Invalid as bad:
+            return json_response(bad.status, bad.body)
+        try:
             return await route.handler(call)
         except Exception as exc:
-            log.exception("request error %s %s project=%s", call.request.method,
-                          call.request.url.path, call.project_id)
-            return error(500, "server_error", message=_error_text(exc))
+            return server_error(call.request, _error_text(exc), call.project_id, exc)
 
 
 Runner = Callable[[RouteSpec, Call], Awaitable[Response]]
@@ -127,9 +138,9 @@ class RequestGuard:
 
     async def admit(self, request: Request, found: tuple[RouteSpec, dict[str, str]] | None,
                     default_project: str, run: Runner) -> Response:
-        project = resolve_project(request, default_project).project_id
-        if project is None:
-            return project_required()
+        project = valid_project(resolve_project(request, default_project).project_id)
+        if isinstance(project, Response):
+            return project
         if found is None:
             return not_found(request)
         return await run(found[0], Call(request, project, found[1]))
@@ -160,8 +171,36 @@ def project_required() -> Response:
                  message="Provide x-project-id header or configure defaultProjectId")
 
 
+def valid_project(project: str | None) -> str | Response:
+    """The project id, or the 400 when it is missing (§4.2) or not a valid identifier."""
+    if project is None:
+        return project_required()
+    try:
+        return identifier(project, "project_id")
+    except Invalid as bad:
+        return json_response(bad.status, bad.body)
+
+
+def request_id_of(request: Request) -> str:
+    """The request id the telemetry middleware assigned (one is made up without it)."""
+    rid = request.scope.get(REQUEST_ID_KEY)
+    if not isinstance(rid, str):
+        rid = request.scope[REQUEST_ID_KEY] = uuid.uuid4().hex
+    return rid
+
+
+def server_error(request: Request, detail: str, project_id: str,
+                 exc: BaseException | None = None) -> Response:
+    """Spec §4.6 with one change: the detail goes to the log, never to the client, which
+    gets the request id to quote instead (see docs/security.md)."""
+    rid = request_id_of(request)
+    log.error("request error %s %s project=%s request_id=%s: %s", request.method,
+              request.url.path, project_id or None, rid, detail, exc_info=exc)
+    return error(500, "server_error", message="internal error", request_id=rid)
+
+
 def not_found(request: Request) -> Response:
-    path = request.scope.get("raw_path", b"").decode() or request.url.path
+    path = request.scope.get("raw_path", b"").decode(errors="replace") or request.url.path
     return error(404, "not_found", path=path, method=request.method.upper())
 
 

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.ai.providers import parse_flag
+from kernel.input_limits import MAX_ID_BYTES, fits
 
 
 class Settings(BaseSettings):
@@ -72,7 +73,11 @@ class Settings(BaseSettings):
     @field_validator("default_project_id", mode="after")
     @classmethod
     def _blank_default_project(cls, value: str) -> str:
-        return value.strip() or "default-project"
+        project = value.strip() or "default-project"
+        if not fits(project):  # every request would fail with 400 project_id_too_long
+            raise ValueError(f"CORE_DEFAULT_PROJECT_ID must be at most {MAX_ID_BYTES} "
+                             "UTF-8 bytes without NUL")
+        return project
 
     @field_validator("use_retrieval_expand", mode="before")
     @classmethod

@@ -84,9 +84,14 @@ def _format(next_offsets: tuple[int, ...]) -> str:
     return ".".join(map(str, next_offsets))
 
 
+def _is_offset(text: str) -> bool:
+    """ASCII digits that fit a Kafka offset (int64); anything else is a malformed id."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def parse_position(text: str, partitions: int) -> tuple[int, ...] | None:
     parts = text.strip().split(".")
-    if len(parts) != partitions or not all(p.isdigit() for p in parts):
+    if len(parts) != partitions or not all(_is_offset(p) for p in parts):
         return None
     return tuple(int(p) for p in parts)
 

@@ -10,7 +10,7 @@ import orjson
 from starlette.responses import Response
 
 from kernel.http import error, json_response
-from kernel.routing import Call, Handler
+from kernel.routing import Call, Handler, server_error
 
 PENDING_FOR = timedelta(hours=1)
 
@@ -31,6 +31,9 @@ def command_status(pool: asyncpg.Pool) -> Handler:
         row = await pool.fetchrow(
             "SELECT status, body FROM command_outcomes WHERE event_id = $1 AND project_id = $2",
             event_id, call.project_id)
+        if row is not None and row["status"] >= 500:  # the detail stays in the logs
+            return server_error(call.request, f"event {event_id}: {row['body']}",
+                                call.project_id)
         if row is not None:
             return json_response(row["status"], orjson.loads(row["body"]))
         accepted = _accepted_at(event_id)

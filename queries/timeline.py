@@ -3,18 +3,23 @@ position (every event of a subject lives in one partition, so the offset orders 
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 from starlette.responses import Response
 
 from kernel.http import error, int_param, json_response
 from kernel.routing import Call, Handler
 
+_OFFSET = re.compile(r"-?[0-9]{1,18}")
+"""A log offset; 18 digits always fit Postgres' bigint."""
+
 
 def _after(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return -1
     _, _, offset = raw.rpartition(":")
-    return int(offset) if offset.lstrip("-").isdigit() else None
+    return int(offset) if _OFFSET.fullmatch(offset) else None
 
 
 def subject_timeline(pool: asyncpg.Pool) -> Handler:

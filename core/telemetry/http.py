@@ -16,7 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from kernel.routing import PROJECT, ROUTE_TEMPLATE
+from kernel.routing import PROJECT, REQUEST_ID_KEY, ROUTE_TEMPLATE
 from kernel.telemetry.logs import json_logger, log_fields
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -42,6 +42,7 @@ class RequestTelemetry:
             await self.app(scope, receive, send)
             return
         exchange = Exchange(scope, request_id(scope))
+        scope[REQUEST_ID_KEY] = exchange.rid  # quoted by a 500 answer (kernel.routing)
         try:
             await self.app(scope, receive, exchange.wrap(send))
         finally:

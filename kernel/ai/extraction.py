@@ -4,6 +4,10 @@
   Unlike the reference, a VALUE also ends at a clause boundary (`CLAUSE_WORDS`,
   `;`), the favourite's X ends at the first " is ", and a greeting that carries a
   claim is not trivial.
+* Every pattern is searched in linear time (`ClaimPattern.first_match`): a megabyte of
+  adversarial text must not hold the event loop.
+* A claim whose predicate is not a valid identifier (over `MAX_ID_BYTES`, e.g. a
+  favourite's X of a thousand letters) is dropped: it would become a slot key.
 * `llm_extract` asks the LLM; a reply with zero memories is believed, a failed or
   unusable reply returns None so `ExtractionEngine` falls back to the heuristic.
 """
@@ -17,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kernel.ai.llm import LLMClient, as_number, as_text, clamp, context_block, string_list
+from kernel.input_limits import fits
 
 log = logging.getLogger("core.ai.extraction")
 
@@ -29,15 +34,53 @@ _VALUE = (
     r"(?P<value>[^.,!?;\n]+?)"
     rf"(?=\s+(?:{'|'.join(CLAUSE_WORDS)})\b|[.,!?;\n]|$)"
 )
-_PATTERNS: tuple[tuple[re.Pattern[str], str, str, float], ...] = tuple(
-    (re.compile(phrase + _VALUE, re.IGNORECASE), predicate, claim_type, confidence)
-    for phrase, predicate, claim_type, confidence in (
-        (r"my name is\s+", "name", "fact", 0.9),
-        (r"i live in\s+", "lives_in", "fact", 0.85),
-        (r"i work at\s+", "works_at", "fact", 0.85),
-        (r"my favorite\s+(?P<x>[a-z ]+?)\s+is\s+", "favorite_{x}", "preference", 0.85),
-        (r"i like\s+", "likes", "preference", 0.7),
-    )
+_X_RUN = re.compile(r"[a-z ]*", re.IGNORECASE)
+"""The letters-and-spaces run a favourite's X may span (the `x` group's class)."""
+
+
+@dataclass(frozen=True)
+class ClaimPattern:
+    """One claim pattern, searched only from where its `head` (the literal phrase) matches.
+    After a failed attempt the search resumes past the `skip` run, if any."""
+
+    regex: re.Pattern[str]
+    head: re.Pattern[str]
+    predicate: str
+    claim_type: str
+    confidence: float
+    skip: re.Pattern[str] | None = None
+
+    def first_match(self, text: str) -> re.Match[str] | None:
+        """`regex.search(text)`, in linear time on whitespace-collapsed text."""
+        position = 0
+        while (start := self.head.search(text, position)) is not None:
+            match = self.regex.match(text, start.start())
+            if match is not None:
+                return match
+            run = self.skip.match(text, start.end()) if self.skip is not None else None
+            position = run.end() if run is not None else start.start() + 1
+        return None
+
+
+def _pattern(phrase: str, predicate: str, claim_type: str, confidence: float,
+             skip: re.Pattern[str] | None = None) -> ClaimPattern:
+    head = re.compile(phrase.partition("(?P<x>")[0], re.IGNORECASE)
+    return ClaimPattern(re.compile(phrase + _VALUE, re.IGNORECASE), head, predicate, claim_type,
+                    confidence, skip)
+
+
+# Linear time. After `\s+` (one space in collapsed text) a VALUE always matches when the next
+# character may start one, so a failed attempt costs O(1); only the favourite's X scans a
+# run (letters and spaces) for " is ". When no X of a start reaches a VALUE, no start inside
+# that run can (its X candidates are a subset), so the search skips the run: each character
+# is scanned a bounded number of times, where `regex.search` rescanned it from every start.
+CLAIM_PATTERNS: tuple[ClaimPattern, ...] = (
+    _pattern(r"my name is\s+", "name", "fact", 0.9),
+    _pattern(r"i live in\s+", "lives_in", "fact", 0.85),
+    _pattern(r"i work at\s+", "works_at", "fact", 0.85),
+    _pattern(r"my favorite\s+(?P<x>[a-z ]+?)\s+is\s+", "favorite_{x}", "preference", 0.85,
+             skip=_X_RUN),
+    _pattern(r"i like\s+", "likes", "preference", 0.7),
 )
 _GREETING = re.compile(
     r"^(?:ok|thanks|thank you|cool|nice|yes|no|yep|nope|hi|hello|hey)\b", re.ASCII
@@ -97,7 +140,8 @@ def is_greeting(text: str) -> bool:
 
 
 def heuristic_claims(text: str) -> tuple[ExtractedClaim, ...]:
-    found = (_pattern_claim(text, *pattern) for pattern in _PATTERNS)
+    collapsed = " ".join(text.split())  # the linear-time search relies on single spaces
+    found = (_pattern_claim(collapsed, pattern) for pattern in CLAIM_PATTERNS)
     return _dedupe(claim for claim in found if claim is not None)
 
 
@@ -106,17 +150,15 @@ def normalize_predicate(raw: str) -> str:
     return re.sub(r" +", "_", kept)
 
 
-def _pattern_claim(
-    text: str, pattern: re.Pattern[str], template: str, claim_type: str, confidence: float
-) -> ExtractedClaim | None:
-    match = pattern.search(text)
+def _pattern_claim(text: str, pattern: ClaimPattern) -> ExtractedClaim | None:
+    match = pattern.first_match(text)
     if match is None:
         return None
-    predicate = normalize_predicate(template.format(**match.groupdict()))
+    predicate = normalize_predicate(pattern.predicate.format(**match.groupdict()))
     value = match.group("value").strip()
-    if not predicate or not value:
+    if not predicate or not value or not fits(predicate):
         return None
-    return ExtractedClaim(predicate, value, claim_type, confidence)
+    return ExtractedClaim(predicate, value, pattern.claim_type, pattern.confidence)
 
 
 def _dedupe(claims: Iterable[ExtractedClaim]) -> tuple[ExtractedClaim, ...]:
@@ -194,7 +236,7 @@ def _llm_claims(raw: object) -> tuple[ExtractedClaim, ...]:
 
 def _llm_claim(item: dict[str, Any]) -> ExtractedClaim | None:
     predicate, value = as_text(item.get("predicate")), as_text(item.get("object_value"))
-    if not predicate or not value:
+    if not predicate or not value or not fits(predicate):
         return None
     confidence = as_number(item.get("confidence"))
     return ExtractedClaim(

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import openai
 
 from kernel.ai.providers import AIConfig, ResolvedProvider
+from kernel.input_limits import NUL
 
 OnCall = Callable[[str, str, float, str], None]
 """on_call(provider, operation, seconds, outcome) with outcome in ok|error|timeout."""
@@ -101,12 +102,13 @@ def clamp(value: float | None, low: float, high: float, default: float) -> float
 
 
 def as_text(value: object) -> str:
-    """A JSON scalar as trimmed text; "" for null, objects and arrays."""
+    """A JSON scalar as trimmed text; "" for null, objects and arrays. NUL characters are
+    dropped: a model's reply must not carry what Postgres cannot store."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(int(value)) if float(value).is_integer() else repr(value)
-    return value.strip() if isinstance(value, str) else ""
+    return value.replace(NUL, "").strip() if isinstance(value, str) else ""
 
 
 def string_list(value: object, limit: int | None = None) -> list[str]:

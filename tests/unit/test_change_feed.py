@@ -40,6 +40,8 @@ def test_positions_round_trip_and_reject_foreign_ids() -> None:
     assert parse_position("12.0", 3) is None
     assert parse_position("a.b.c", 3) is None
     assert parse_position("-1.0.0", 3) is None
+    assert parse_position("\u00b2.0.0", 3) is None  # a digit to str.isdigit, not to int()
+    assert parse_position("9" * 19 + ".0.0", 3) is None  # beyond a Kafka offset
 
 
 def test_memory_types_by_default_claims_on_request() -> None:

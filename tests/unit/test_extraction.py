@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kernel.ai.extraction import (
+    CLAIM_PATTERNS,
     ExtractedClaim,
     ExtractedMemory,
     ExtractionEngine,
     flatten_claims,
+    heuristic_claims,
     infer_claim_type,
     llm_extract,
     normalize_llm_memories,
@@ -21,6 +24,7 @@ from kernel.ai.extraction import (
     simple_extract,
 )
 from kernel.ai.llm import LLMClient
+from kernel.input_limits import MAX_ID_BYTES
 from tests.support.openai_stub import OpenAIStub, dead_base_url
 
 pytestmark = pytest.mark.unit
@@ -144,6 +148,46 @@ def test_simple_extract_never_fails_and_returns_at_most_one_memory(text: str, fo
     for memory in memories:
         assert memory.text and len(memory.text) <= 2000
         assert all(c.predicate and c.object_value for c in memory.claims)
+
+
+WORDS = ["my favorite", "My FAVORITE", "is", "my name is", "i like", "I live in", "i work at",
+         "and", "so", "x", "Oslo", "ſ", "İs", "K", ".", ",", ";", "!", "my"]
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=30), st.text(max_size=20))
+@example(["my favorite", "x", ".", "my favorite", "x", "is", "tea"], "")
+@example(["my favorite", "my favorite", "x", "is", "."], "")
+def test_the_linear_search_finds_what_a_regex_search_finds(words: list[str], tail: str) -> None:
+    text = " ".join(" ".join(words + [tail]).split())
+    for pattern in CLAIM_PATTERNS:
+        expected, found = pattern.regex.search(text), pattern.first_match(text)
+        assert (found and (found.span(), found.groupdict())) == (
+            expected and (expected.span(), expected.groupdict()))
+
+
+ADVERSARIAL = ["my favorite ", "my favorite is ", "my favorite a is. ", "my favorite a b c ",
+               "my name is, ", "i live in. ", "i work at ; ", "i like! ", "i like "]
+
+
+@pytest.mark.parametrize("unit", ADVERSARIAL)
+def test_a_megabyte_of_adversarial_text_is_extracted_in_linear_time(unit: str) -> None:
+    text = unit * ((1 << 20) // len(unit))
+    started = time.perf_counter()
+    [memory] = simple_extract(text, force=True)
+    assert time.perf_counter() - started < 5.0  # quadratic search took minutes here
+    assert len(memory.text) == 2000
+
+
+def test_a_predicate_over_the_identifier_limit_is_dropped() -> None:
+    x = "a" * (MAX_ID_BYTES - len("favorite_"))
+    assert heuristic_claims(f"My favorite {x} is tea") == (
+        ExtractedClaim(f"favorite_{x}", "tea", "preference", 0.85),)
+    assert heuristic_claims(f"My favorite {x}b is tea. I like it") == (
+        ExtractedClaim("likes", "it", "preference", 0.7),)
+    [memory] = normalize_llm_memories([{"text": "t", "claims": [
+        {"predicate": "p" * (MAX_ID_BYTES + 1), "object_value": "v"},
+        {"predicate": "ok\u0000", "object_value": "v\u0000w"}]}])
+    assert memory.claims == (ExtractedClaim("ok", "vw"),)
 
 
 def test_to_api_omits_absent_claim_fields() -> None:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 
-from kernel.http import InvalidBody, bool_param, coerce_required_str, int_param, parse_body
+from kernel.http import (
+    InvalidBody,
+    bool_param,
+    coerce_required_str,
+    int_param,
+    js_number,
+    parse_body,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -42,3 +52,19 @@ def test_accepted_bodies(raw: bytes, expected: object) -> None:
 ])
 def test_required_string_coercion(value: object, expected: str) -> None:
     assert coerce_required_str(value) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "99999999999999999999", "1e400", "0x" + "f" * 300, "-1e400", "1" * 400,
+])
+def test_int_param_is_total_on_out_of_range_numbers(raw: str) -> None:
+    assert int_param(raw, 50, 1, 200) in (1, 50, 200)
+    assert int_param("99999999999999999999", 50, 1, 200) == 200
+    assert int_param("1e400", 0, 0, 1_000_000) == 0  # not finite: the fallback
+
+
+def test_js_number_is_linear_on_a_long_digit_run() -> None:
+    started = time.perf_counter()
+    assert math.isnan(js_number("1" * 100_000 + "x"))
+    assert js_number("0x" + "f" * 300) == math.inf
+    assert time.perf_counter() - started < 2.0  # the old pattern backtracked quadratically

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from commands.memory_validation import Invalid
 from commands.patch_validation import boolean, patch_changes
+from kernel.input_limits import Invalid
 
 pytestmark = pytest.mark.unit
 
