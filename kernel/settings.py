@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     jwt_public_key: str = Field(default="", alias="CORE_JWT_PUBLIC_KEY")
     jwt_issuer: str = Field(default="", alias="CORE_JWT_ISSUER")
     jwt_audience: str = Field(default="", alias="CORE_JWT_AUDIENCE")
+    jwt_max_lifetime_s: int = Field(default=86_400, alias="CORE_JWT_MAX_LIFETIME_S")
     idempotency_ttl_s: int = Field(default=24 * 3600, alias="CORE_IDEMPOTENCY_TTL_S")
     max_body_bytes: int = Field(default=1024 * 1024, alias="CORE_MAX_BODY_BYTES")
     kafka_jars_dir: Path = Field(default=Path(".cache/kafka-libs"), alias="CORE_KAFKA_JARS")
