@@ -3,9 +3,10 @@
 Query parameters
 * `subject_id` (trimmed; empty = every subject of the project): exact subject filter.
 * `include=claims` (comma-separated list, other values ignored): also deliver
-  `claim.asserted`, `claim.retracted` and `slot.changed`. Without it a client receives
-  exactly the spec's memory stream: `memory.created`, `memory.superseded`,
-  `memory.updated`, `memory.deleted`. Internal change types are never sent.
+  `claim.asserted`, `claim.retracted` and `slot.changed`; it needs `claims:read` besides the
+  route's `events:read`, refused like any missing scope (403 `insufficient_scope`).
+  Without it a client receives exactly the spec's memory stream: `memory.created`,
+  `memory.superseded`, `memory.updated`, `memory.deleted`. Internal change types are never sent.
 
 Frames are `event: <type>` + `data: <compact JSON payload>` (+ `id: <position>`) lines:
 * `connected` `{project_id, subject_id, timestamp}` first, immediately; its `id` is the live
@@ -35,11 +36,13 @@ import orjson
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
+from kernel.access import caller_of
 from kernel.http import error, str_param
 from kernel.routing import Call, Handler
 from kernel.timefmt import iso_ms, now_ms
 from queries.change_catchup import CatchUpReader
 from queries.change_feed import (
+    CLAIM_TYPES,
     Cursor,
     FeedChange,
     StreamFilter,
@@ -50,6 +53,7 @@ from queries.change_feed import (
 )
 from queries.change_tailer import ChangeTailer, Delivery, Signal, Subscription
 
+CLAIMS_READ = "claims:read"
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
                "Connection": "keep-alive", "X-Accel-Buffering": "no"}
 
@@ -177,8 +181,11 @@ def memory_events(tailer: ChangeTailer, heartbeat_ms: int,
         if tailer.project_subscribers(call.project_id) >= max_per_project:
             return error(429, "too_many_subscribers", limit=max_per_project)
         query = call.request.query_params
+        types = requested_types(query.get("include"))
+        if types & CLAIM_TYPES and not caller_of(call.request).holds(CLAIMS_READ):
+            return error(403, "insufficient_scope", required_scope=CLAIMS_READ)
         stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
-                                     requested_types(query.get("include")))
+                                     types)
         resume = str_param(call.request.headers.get("last-event-id")) or None
         stream, shutdown = ChangeStream(tailer, stream_filter, heartbeat_ms / 1000), anyio.Event()
         return EventSourceResponse(stream.frames(resume, shutdown), headers=SSE_HEADERS, ping=0,
