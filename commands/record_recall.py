@@ -1,5 +1,8 @@
 """Records what a search returned as one `memory.recalled` event (spec §15 Q14).
 
+The event carries ids and scores only, never the memories' text (v2): the log is kept
+forever and read-only keys write it; the projector copies the text from `memories`.
+
 The search route calls the recorder after answering is decided; the event is produced
 (Kafka ack) but no projector outcome is awaited, and a failure to record never fails the
 search. Nothing is recorded without a `chat_id` or without hits.
@@ -16,7 +19,12 @@ from typing import Any
 from commands.coercion import numeric
 from commands.context import CommandContext
 from kernel.routing import Call
-from schemas.memory_events import MEMORY_RECALLED, MemoryRecalled, RecalledMemory
+from schemas.memory_events import (
+    MEMORY_RECALLED,
+    MEMORY_RECALLED_V,
+    MemoryRecalled,
+    RecalledMemory,
+)
 
 log = logging.getLogger("core.commands.recall")
 INT32_MAX = 2**31 - 1
@@ -42,7 +50,6 @@ def _message_index(value: Any) -> int:
 
 def _recall(hit: Mapping[str, Any], new_id: Callable[[], str]) -> RecalledMemory:
     return RecalledMemory(event_id=new_id(), memory_id=_text(hit.get("id")),
-                          memory_text=str(hit.get("text") or ""),
                           similarity_score=_number(hit.get("score")))
 
 
@@ -68,7 +75,8 @@ def recall_recorder(ctx: CommandContext) -> Recorder:
         payload = recalled_payload(hits, query_params)
         if payload is None:
             return
-        event = ctx.envelope(call, MEMORY_RECALLED, subject_id, payload.model_dump())
+        event = ctx.envelope(call, MEMORY_RECALLED, subject_id, payload.model_dump(),
+                             v=MEMORY_RECALLED_V)
         # a recall is a side record of a read: it must never share a write's idempotency key
         event = event.model_copy(update={"idempotency_key": None})
         try:

@@ -47,8 +47,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.api import create_api
+    from core.auth.jwt_tokens import secret_problem
     from core.http_deadlines import uvicorn_options
 
+    problem = secret_problem(settings.jwt_secret)
+    if problem is not None:
+        print(f"refusing to start: {problem}", file=sys.stderr)
+        return 2
     if not args.no_migration_check and cmd_migrate(settings, _check_args()) != 0:
         print("refusing to start: migrations are pending or changed (run `core migrate`)",
               file=sys.stderr)

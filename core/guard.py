@@ -12,6 +12,7 @@ from core.auth.authenticator import Authenticator
 from core.auth.principal import AuthError, Principal
 from core.body_limit import read_limited, with_body
 from core.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, Refused, fingerprint
+from kernel.access import AUTHENTICATED, Caller, admit_caller
 from kernel.http import error, json_response, resolve_project
 from kernel.routing import (
     APPENDED_EVENT,
@@ -52,9 +53,10 @@ class SecureGuard(RequestGuard):
         if found is None:
             return not_found(request)
         route, params = found
-        if not principal.holds(route.scope):
+        if route.scope != AUTHENTICATED and not principal.holds(route.scope):
             return error(403, "insufficient_scope", required_scope=route.scope)
         request.scope[PRINCIPAL] = principal.id
+        admit_caller(request, Caller(principal.id, principal.scopes))
         call = Call(request, project, params)
         as_of = request.headers.get(AS_OF_HEADER) or request.query_params.get(AS_OF_PARAM)
         if as_of:

@@ -9,7 +9,7 @@ import logging
 import asyncpg
 
 from core.auth.authenticator import Authenticator
-from core.auth.jwt_tokens import JwtConfig
+from core.auth.jwt_tokens import JwtConfig, secret_problem
 from core.guard import SecureGuard
 from core.idempotency import IdempotencyStore
 from kernel.schema_pools import SchemaPools
@@ -26,8 +26,7 @@ def build_guard(settings: Settings, pool: asyncpg.Pool,
     if not required:
         log.warning("!!! CORE_AUTH=disabled: every route is open to anyone who can reach "
                     "this port, with every scope on every project. Never run this in production.")
-    jwt_config = JwtConfig(settings.jwt_secret, settings.jwt_public_key, settings.jwt_issuer,
-                           settings.jwt_audience)
+    jwt_config = jwt_config_from(settings)
     lease = settings.command_timeout_ms / 1000 + 5
     store = IdempotencyStore(pool, lease_s=lease, wait_s=lease)
     guard = SecureGuard(Authenticator(pool, jwt_config, required=required), store,
@@ -36,6 +35,15 @@ def build_guard(settings: Settings, pool: asyncpg.Pool,
         await _purge_forever(store, settings.idempotency_ttl_s)
 
     return guard, SupervisedTask("idempotency-purge", purge).start()
+
+
+def jwt_config_from(settings: Settings) -> JwtConfig:
+    """The JWT configuration; a too-short HS256 secret is refused (ValueError)."""
+    problem = secret_problem(settings.jwt_secret)
+    if problem is not None:
+        raise ValueError(problem)
+    return JwtConfig(settings.jwt_secret, settings.jwt_public_key, settings.jwt_issuer,
+                     settings.jwt_audience, settings.jwt_max_lifetime_s)
 
 
 async def _purge_forever(store: IdempotencyStore, ttl_s: int) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import unquote, unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kernel.access import UNRESTRICTED, admit_caller
 from kernel.http import error, json_response, resolve_project
 from kernel.input_limits import Invalid, check_request, identifier
 from kernel.timefmt import iso_ms, now_ms
@@ -143,6 +144,7 @@ class RequestGuard:
             return project
         if found is None:
             return not_found(request)
+        admit_caller(request, UNRESTRICTED)
         return await run(found[0], Call(request, project, found[1]))
 
 

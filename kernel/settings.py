@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     jwt_public_key: str = Field(default="", alias="CORE_JWT_PUBLIC_KEY")
     jwt_issuer: str = Field(default="", alias="CORE_JWT_ISSUER")
     jwt_audience: str = Field(default="", alias="CORE_JWT_AUDIENCE")
+    jwt_max_lifetime_s: int = Field(default=86_400, alias="CORE_JWT_MAX_LIFETIME_S")
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1, alias="CORE_IDEMPOTENCY_TTL_S")
     asof_max_per_project: int = Field(default=3, ge=1, alias="CORE_ASOF_MAX_PER_PROJECT")
     asof_ttl_s: float = Field(default=3600.0, gt=0, alias="CORE_ASOF_TTL_S")

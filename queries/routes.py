@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from kernel.access import AUTHENTICATED
 from kernel.routing import RouteSpec
 from queries.change_tailer import ChangeTailer
 from queries.claims import claim_graph, claim_history, get_claim
@@ -29,7 +30,7 @@ def query_routes(pool: asyncpg.Pool, recall: RecallEngine,
         RouteSpec("GET", "/api/v1/memories/recalls", list_recalls(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}/claims", memory_claims(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}", get_memory(pool), "memories:read"),
-        RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), "memories:read"),
+        RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), AUTHENTICATED),
         RouteSpec("GET", "/api/v1/subjects/{subject_id}/timeline", subject_timeline(pool),
                   "events:read"),
         *claim_routes(pool),

@@ -3,9 +3,10 @@
 Query parameters
 * `subject_id` (trimmed; empty = every subject of the project): exact subject filter.
 * `include=claims` (comma-separated list, other values ignored): also deliver
-  `claim.asserted`, `claim.retracted` and `slot.changed`. Without it a client receives
-  exactly the spec's memory stream: `memory.created`, `memory.superseded`,
-  `memory.updated`, `memory.deleted`. Internal change types are never sent.
+  `claim.asserted`, `claim.retracted` and `slot.changed`; it needs `claims:read` besides the
+  route's `events:read`, refused like any missing scope (403 `insufficient_scope`).
+  Without it a client receives exactly the spec's memory stream: `memory.created`,
+  `memory.superseded`, `memory.updated`, `memory.deleted`. Internal change types are never sent.
 
 Frames are `event: <type>` + `data: <compact JSON payload>` (+ `id: <position>`) lines:
 * `connected` `{project_id, subject_id, timestamp}` first, immediately; its `id` is the live
@@ -41,10 +42,12 @@ import anyio
 import orjson
 from starlette.responses import Response
 
+from kernel.access import caller_of
 from kernel.http import error, str_param
 from kernel.routing import PRINCIPAL, Call, Handler
 from kernel.timefmt import iso_ms, now_ms
 from queries.change_feed import (
+    CLAIM_TYPES,
     Cursor,
     FeedChange,
     StreamFilter,
@@ -56,6 +59,7 @@ from queries.change_tailer import ChangeTailer, Delivery, Signal, Subscription
 from queries.shared_catchup import SharedRead, changes_behind
 from queries.stream_slots import SlotResponse, StreamLimits, StreamSlots
 
+CLAIMS_READ = "claims:read"
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
                "Connection": "keep-alive", "X-Accel-Buffering": "no"}
 
@@ -184,8 +188,11 @@ def memory_events(tailer: ChangeTailer, limits: StreamLimits) -> Handler:
 
     async def handler(call: Call) -> Response:
         query = call.request.query_params
+        types = requested_types(query.get("include"))
+        if types & CLAIM_TYPES and not caller_of(call.request).holds(CLAIMS_READ):
+            return error(403, "insufficient_scope", required_scope=CLAIMS_READ)
         stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
-                                     requested_types(query.get("include")))
+                                     types)
         resume = str_param(call.request.headers.get("last-event-id")) or None
         stream, shutdown = ChangeStream(tailer, stream_filter, limits), anyio.Event()
         principal = str(call.request.scope.get(PRINCIPAL) or "anonymous")

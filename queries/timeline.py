@@ -1,5 +1,11 @@
 """GET /api/v1/subjects/{subject_id}/timeline: a subject's events in log order, paged by
-position (every event of a subject lives in one partition, so the offset orders them)."""
+position (every event of a subject lives in one partition, so the offset orders them).
+
+The route needs `events:read`; each entry shows only what the caller may read: the payload
+of a memory event only with `memories:read`, of a claim event only with `claims:read`
+(otherwise `"payload": null, "redacted": true`); the idempotency key only of the caller's
+own events; the actor only to `admin`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import re
 import asyncpg
 from starlette.responses import Response
 
+from kernel.access import ADMIN, Caller, caller_of
 from kernel.http import error, int_param, json_response
 from kernel.routing import Call, Handler
 
@@ -35,7 +42,8 @@ def subject_timeline(pool: asyncpg.Pool) -> Handler:
             "WHERE project_id = $1 AND subject_id = $2 AND log_offset > $3 "
             "ORDER BY log_offset LIMIT $4",
             call.project_id, call.params["subject_id"], after, limit)
-        data = [_event(r) for r in rows]
+        caller = caller_of(call.request)
+        data = [visible_event(r, caller) for r in rows]
         next_after = data[-1]["position"] if len(data) == limit else None
         return json_response(200, {"subject_id": call.params["subject_id"],
                                    "project_id": call.project_id, "count": len(data),
@@ -44,9 +52,16 @@ def subject_timeline(pool: asyncpg.Pool) -> Handler:
     return handler
 
 
-def _event(row: asyncpg.Record) -> dict[str, object]:
-    return {"position": f"{row['topic_partition']}:{row['log_offset']}",
-            "event_id": row["event_id"], "type": row["type"], "v": row["v"],
-            "occurred_at": row["occurred_at"], "actor": row["actor"],
-            "idempotency_key": row["idempotency_key"], "outcome_status": row["outcome_status"],
-            "payload": row["payload"]}
+def visible_event(row: asyncpg.Record, caller: Caller) -> dict[str, object]:
+    own = row["actor"] == caller.id
+    entry: dict[str, object] = {
+        "position": f"{row['topic_partition']}:{row['log_offset']}",
+        "event_id": row["event_id"], "type": row["type"], "v": row["v"],
+        "occurred_at": row["occurred_at"],
+        "actor": row["actor"] if caller.holds(ADMIN) else None,
+        "idempotency_key": row["idempotency_key"] if own else None,
+        "outcome_status": row["outcome_status"], "payload": row["payload"]}
+    if not caller.may_read(row["type"]):
+        entry.update(payload=None, redacted=True)
+    return entry
+

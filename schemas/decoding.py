@@ -14,6 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.envelope import EventEnvelope
+from schemas.memory_events import drop_recalled_text
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -24,14 +25,16 @@ LATEST: dict[str, int] = {
     "memory.deleted": 1,
     "memory.restored": 1,
     "memories.extracted": 1,
-    "memory.recalled": 1,
+    "memory.recalled": 2,
     "claim.asserted": 1,
     "claim.retracted": 1,
     "claims.extracted": 1,
 }
 
 # (type, from_version) -> function producing the payload of from_version + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("memory.recalled", 1): drop_recalled_text,
+}
 
 
 class DecodeError(ValueError):

@@ -18,6 +18,7 @@ MEMORY_DELETED = "memory.deleted"
 MEMORY_RESTORED = "memory.restored"
 MEMORIES_EXTRACTED = "memories.extracted"
 MEMORY_RECALLED = "memory.recalled"
+MEMORY_RECALLED_V = 2
 
 Kind = Literal["fact", "preference", "context", "note", "event", "trait"]
 Visibility = Literal["private", "shared", "public"]
@@ -64,16 +65,27 @@ class MemoryRestored(FrozenModel):
 
 
 class RecalledMemory(FrozenModel):
-    """One memory returned by a search: one `memory_recall_events` row."""
+    """One memory returned by a search: one `memory_recall_events` row.
+
+    v2 carries ids and the score only: the memory's text is not copied into the log (kept
+    forever, written by read-only keys); the projector takes it from `memories`. v1 also
+    carried `memory_text`; its upcaster drops it.
+    """
 
     event_id: str
     memory_id: str
-    memory_text: str = ""
     similarity_score: float = 0.0
 
 
+def drop_recalled_text(payload: dict[str, Any]) -> dict[str, Any]:
+    """Upcaster `memory.recalled` v1 → v2: the same recalls without their text."""
+    recalls = [{k: v for k, v in r.items() if k != "memory_text"}
+               for r in payload.get("recalls", []) if isinstance(r, dict)]
+    return {**payload, "recalls": recalls}
+
+
 class MemoryRecalled(FrozenModel):
-    """A search with a `chat_id` returned these memories (spec §15 Q14).
+    """A search with a `chat_id` returned these memories (spec §15 Q14), v2.
 
     Recorded after the fact, fire-and-forget: no command outcome is waited for. Every
     row id (`evt_<uuid>`) is assigned by the command; `recalled_at` is the event's

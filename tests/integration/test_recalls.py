@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
+import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from starlette.requests import Request
 
 from commands.context import CommandContext
 from commands.outcome_waiter import OutcomeWaiter
 from commands.publisher import CommandBus
 from commands.record_recall import Recorder, recall_recorder
+from core.auth.api_keys import create_key
 from kernel.db import create_pool
 from kernel.kafka import new_producer
 from kernel.routing import Call
@@ -185,3 +190,54 @@ async def test_missing_parameter(api: httpx.AsyncClient, params: dict[str, str])
     assert response.status_code == 400
     assert response.json() == {"error": "missing_parameter",
                                "message": "Provide either chat_id or memory_id"}
+
+
+async def recalled_records(system: System, project_id: str,
+                           timeout: float = 30.0) -> list[bytes]:
+    """The raw `memory.recalled` records of a project on the events topic."""
+    settings = system.settings()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_bootstrap(),
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(settings.events_topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while any([await consumer.position(p) < ends[p] for p in partitions]):
+            if time.monotonic() > deadline:
+                raise TimeoutError("events topic not read to its end")
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                found += [m.value for m in messages if m.value is not None
+                          and (e := orjson.loads(m.value))["type"] == "memory.recalled"
+                          and e["project_id"] == project_id]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_recall_events_copy_no_text(api: httpx.AsyncClient, system: System) -> None:
+    """A read-only key's search writes the log (kept forever): ids and scores, never text."""
+    project_id = f"p-{uuid.uuid4().hex[:8]}"
+    secret = f"my locker code is zebra{uuid.uuid4().hex[:6]}"
+    memory_id = await create(api, {"x-project-id": project_id}, secret, "u9")
+    conn = await asyncpg.connect(system.dsn)
+    try:
+        _, key = await create_key(conn, name="reader", projects=[project_id],
+                                  scopes=["memories:read"])
+    finally:
+        await conn.close()
+    reader = {"x-project-id": project_id, "x-api-key": key}
+    async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
+        found = await client.get("/api/v1/memories/search", headers=reader, params={
+            "subject_id": "u9", "q": "locker code", "chat_id": "chat-9"})
+        assert [h["id"] for h in found.json()["data"]] == [memory_id], found.text
+        await system.wait_projected()
+        rows = (await client.get("/api/v1/memories/recalls", headers=reader,
+                                 params={"chat_id": "chat-9"})).json()["data"]
+    assert [(r["memory_id"], r["memory_text"]) for r in rows] == [(memory_id, secret)]
+    records = await recalled_records(system, project_id)
+    assert len(records) == 1 and orjson.loads(records[0])["v"] == 2
+    assert memory_id.encode() in records[0] and b"zebra" not in records[0]

@@ -34,10 +34,8 @@ def test_one_recall_per_hit_with_defaults() -> None:
     assert payload is not None
     assert payload.model_dump() == {
         "recalls": [
-            {"event_id": "evt_1", "memory_id": "mem_a", "memory_text": "likes tea",
-             "similarity_score": 91.5},
-            {"event_id": "evt_2", "memory_id": "mem_b", "memory_text": "lives in Oslo",
-             "similarity_score": 0.0},
+            {"event_id": "evt_1", "memory_id": "mem_a", "similarity_score": 91.5},
+            {"event_id": "evt_2", "memory_id": "mem_b", "similarity_score": 0.0},
         ],
         "chat_id": "chat-1", "message_index": 0, "model": "", "request_type": "chat",
         "metadata": {},

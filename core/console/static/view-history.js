@@ -55,7 +55,7 @@ export function createHistoryView(panel, ctx) {
         { label: 'Actor', cell: (e) => e.actor || '—' },
         { label: 'Idempotency key', cell: (e) => (e.idempotency_key ? h('code', {}, e.idempotency_key) : '—') },
         { label: 'Outcome', cell: (e) => (e.outcome_status ? String(e.outcome_status) : '—') },
-        { label: 'Payload', cell: (e) => h('code', { class: 'payload' }, short(e.payload, 140)) },
+        { label: 'Payload', cell: (e) => (e.redacted ? '(redacted: needs the read scope)' : h('code', { class: 'payload' }, short(e.payload, 140))) },
         { label: 'Position', cell: (e) => e.position },
       ],
       rows: events.map((e, i) => ({ ...e, n: i + 1 })),
