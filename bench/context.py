@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.client import Target
 from bench.memory import MemoryWatch, cpu_seconds
@@ -91,21 +90,12 @@ class Bench:
         raise TimeoutError("the projector did not catch up")
 
     async def _changes_drained(self, conn: asyncpg.Connection, deadline: float) -> None:
-        """Also wait for the outbox relay and the worker's changes agent (claim extraction),
-        so that a backlog of one scenario does not slow the next one down."""
-        settings = self.stack.settings()
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.resolved_bootstrap())
-        await admin.start()
-        try:
-            while time.perf_counter() < deadline:
-                await asyncio.sleep(0.2)
-                if await conn.fetchval("SELECT count(*) FROM outbox"):
-                    continue
-                ends = await end_offsets(settings, settings.changes_topic)
-                committed = await admin.list_consumer_group_offsets(settings.worker_group)
-                done = {tp.partition: meta.offset for tp, meta in committed.items()
-                        if tp.topic == settings.changes_topic}
-                if all(done.get(p, 0) >= end for p, end in ends.items()):
-                    return
-        finally:
-            await admin.close()
+        """Also wait for the outbox relay and the claim extraction queue, so that a backlog
+        of one scenario does not slow the next one down."""
+        while time.perf_counter() < deadline:
+            pending = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM "
+                "extraction_requests)")
+            if not pending:
+                return
+            await asyncio.sleep(0.2)
