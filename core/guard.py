@@ -5,6 +5,8 @@ handlers see the bytes already read."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +19,7 @@ from kernel.http import error, json_response, resolve_project
 from kernel.routing import (
     APPENDED_EVENT,
     PRINCIPAL,
+    STILL_ADMITTED,
     WRITE_METHODS,
     Call,
     RequestGuard,
@@ -56,12 +59,24 @@ class SecureGuard(RequestGuard):
         if route.scope != AUTHENTICATED and not principal.holds(route.scope):
             return error(403, "insufficient_scope", required_scope=route.scope)
         request.scope[PRINCIPAL] = principal.id
+        request.scope[STILL_ADMITTED] = self._readmission(request, project, route.scope)
         admit_caller(request, Caller(principal.id, principal.scopes))
         call = Call(request, project, params)
         as_of = request.headers.get(AS_OF_HEADER) or request.query_params.get(AS_OF_PARAM)
         if as_of:
             return await self._as_of(run, route, call, principal, as_of)
         return await self._write_guarded(run, route, call, principal)
+
+    def _readmission(self, request: Request, project: str,
+                     scope: str) -> Callable[[], Awaitable[bool]]:
+        async def still_admitted() -> bool:
+            try:
+                again = await self.authenticator.authenticate(request)
+            except AuthError:
+                return False
+            return again.may_use(project) and (scope == AUTHENTICATED or again.holds(scope))
+
+        return still_admitted
 
     async def _as_of(self, run: Runner, route: RouteSpec, call: Call, principal: Principal,
                      schema: str) -> Response:

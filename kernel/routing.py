@@ -80,6 +80,9 @@ WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE"})
 APPENDED_EVENT = "core.appended_event"
 ROUTE_TEMPLATE = "core.route"  # scope keys read by core.telemetry.http
 PROJECT = "core.project"
+STILL_ADMITTED = "core.still_admitted"
+"""Scope key of an async callable: is this request's credential still admitted? (Long-lived
+responses, e.g. SSE, ask it now and then: a revoked key ends its open streams.)"""
 PRINCIPAL = "core.principal"  # the caller's id, set by the guard that authenticated it
 REQUEST_ID_KEY = "core.request_id"  # scope key written by core.telemetry.http
 

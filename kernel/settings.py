@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     projector_batch_max: int = Field(default=500, alias="CORE_PROJECTOR_BATCH_MAX")
     sse_heartbeat_ms: int = Field(default=30_000, alias="CORE_SSE_HEARTBEAT_MS")
     sse_max_per_project: int = Field(default=2000, alias="CORE_SSE_MAX_PER_PROJECT")
+    sse_recheck_ms: int = Field(default=15_000, alias="CORE_SSE_RECHECK_MS")
     sse_queue_max: int = Field(default=1000, alias="CORE_SSE_QUEUE_MAX")
     sse_max_per_principal: int = Field(default=100, alias="CORE_SSE_MAX_PER_PRINCIPAL")
     sse_max_per_process: int = Field(default=5000, alias="CORE_SSE_MAX_PER_PROCESS")

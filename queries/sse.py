@@ -18,7 +18,9 @@ Frames are `event: <type>` + `data: <compact JSON payload>` (+ `id: <position>`)
   (more than `CORE_SSE_CATCHUP_MAX` changes behind the live position, summed over
   partitions): the stream continues live from the `id` it carries;
 * `overflow` `{reason}` when the client fell more than `CORE_SSE_QUEUE_MAX` changes behind;
-  the stream then ends, and reconnecting with the last id received resumes without loss.
+  the stream then ends, and reconnecting with the last id received resumes without loss;
+* `revoked` `{reason}` when the stream's credential is no longer admitted (key revoked,
+  scope or project taken away): checked every `CORE_SSE_RECHECK_MS`; the stream then ends.
 
 Resume: `Last-Event-ID` = a position (see `queries.change_feed`). The stream subscribes to
 the live tailer first (buffering), follows the catch-up read of the missed range (one
@@ -35,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -44,7 +46,7 @@ from starlette.responses import Response
 
 from kernel.access import caller_of
 from kernel.http import error, str_param
-from kernel.routing import PRINCIPAL, Call, Handler
+from kernel.routing import PRINCIPAL, STILL_ADMITTED, Call, Handler
 from kernel.timefmt import iso_ms, now_ms
 from queries.change_feed import (
     CLAIM_TYPES,
@@ -62,6 +64,9 @@ from queries.stream_slots import SlotResponse, StreamLimits, StreamSlots
 CLAIMS_READ = "claims:read"
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
                "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+
+
+Readmission = Callable[[], Awaitable[bool]]
 
 
 def frame(event: str, data: Any, position: str | None = None) -> bytes:
@@ -89,9 +94,10 @@ def _stamp() -> dict[str, str]:
 
 class ChangeStream:
     def __init__(self, tailer: ChangeTailer, stream_filter: StreamFilter,
-                 limits: StreamLimits) -> None:
+                 limits: StreamLimits, still_admitted: Readmission | None = None) -> None:
         self.tailer, self.filter, self.limits = tailer, stream_filter, limits
         self.heartbeat_s = limits.heartbeat_s
+        self.still_admitted = still_admitted
 
     async def frames(self, last_event_id: str | None,
                      shutdown: anyio.Event) -> AsyncIterator[bytes]:
@@ -141,14 +147,20 @@ class ChangeStream:
 
     async def _live(self, subscription: Subscription, cursor: Cursor) -> AsyncIterator[bytes]:
         beat = time.monotonic() + self.heartbeat_s
+        recheck = time.monotonic() + self.limits.recheck_s
         while True:
+            if self.still_admitted is not None and time.monotonic() >= recheck:
+                if not await self.still_admitted():
+                    yield frame("revoked", {"reason": "credentials_revoked"})
+                    return
+                recheck = time.monotonic() + self.limits.recheck_s
             if time.monotonic() >= beat:
                 if subscription.queue.empty():
                     cursor.merge(self.tailer.positions)
                 yield frame("heartbeat", _stamp(), cursor.token())
                 beat = max(beat + self.heartbeat_s, time.monotonic())
                 continue
-            items = await subscription.next_batch(beat - time.monotonic())
+            items = await subscription.next_batch(min(beat, recheck) - time.monotonic())
             chunk, signal = self._batch(cursor, items)
             if chunk:
                 yield chunk
@@ -194,7 +206,9 @@ def memory_events(tailer: ChangeTailer, limits: StreamLimits) -> Handler:
         stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
                                      types)
         resume = str_param(call.request.headers.get("last-event-id")) or None
-        stream, shutdown = ChangeStream(tailer, stream_filter, limits), anyio.Event()
+        stream = ChangeStream(tailer, stream_filter, limits,
+                              call.request.scope.get(STILL_ADMITTED))
+        shutdown = anyio.Event()
         principal = str(call.request.scope.get(PRINCIPAL) or "anonymous")
         refusal = slots.take(call.project_id, principal)
         if refusal is not None:

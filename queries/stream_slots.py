@@ -26,12 +26,14 @@ class StreamLimits:
     per_principal: int = 100
     per_process: int = 5000
     catchup_max: int = 10_000
+    recheck_s: float = 15.0
+    """How often an open stream checks that its credential is still valid."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamLimits:
         return cls(settings.sse_heartbeat_ms / 1000, settings.sse_max_per_project,
                    settings.sse_max_per_principal, settings.sse_max_per_process,
-                   settings.sse_catchup_max)
+                   settings.sse_catchup_max, settings.sse_recheck_ms / 1000)
 
 
 @dataclass(frozen=True)

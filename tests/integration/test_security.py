@@ -18,6 +18,7 @@ from core.auth.api_keys import create_key
 from core.auth.principal import SCOPES
 from kernel.access import AUTHENTICATED
 from tests.support.system import System
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 PROJECT = f"sec-{uuid.uuid4().hex[:6]}"
@@ -186,25 +187,73 @@ async def test_cross_tenant_probes_reveal_and_change_nothing(system: System,
 async def test_sse_is_confined_to_the_project(system: System, keys: dict[str, str]) -> None:
     theirs = {"x-project-id": OTHER, "x-api-key": keys["other-project"]}
     mine = {"x-project-id": PROJECT, "x-api-key": keys["admin"]}
-    seen: list[str] = []
+    seen: dict[str, list[str]] = {"theirs": [], "mine": []}
+    marker = f"their own news {uuid.uuid4().hex[:6]}"
     async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
         denied = await client.get("/api/v1/events/memories", headers={
             "x-project-id": PROJECT, "x-api-key": keys["other-project"]})
         assert denied.status_code == 403
 
-        async def listen() -> None:
-            async with client.stream("GET", "/api/v1/events/memories", headers=theirs) as stream:
+        async def listen(name: str, headers: dict[str, str]) -> None:
+            async with client.stream("GET", "/api/v1/events/memories", headers=headers) as stream:
                 async for line in stream.aiter_lines():
-                    seen.append(line)
+                    seen[name].append(line)
 
-        listener = asyncio.ensure_future(listen())
-        await asyncio.sleep(1.0)
+        listeners = [asyncio.ensure_future(listen("theirs", theirs)),
+                     asyncio.ensure_future(listen("mine", mine))]
+        await wait_until(lambda: all(any("connected" in line for line in lines)
+                                     for lines in seen.values()), "both streams connected")
         await client.post("/api/v1/memories", headers=mine,
                           json={"subject_id": "victim", "text": "streamed secret"})
-        await asyncio.sleep(1.5)
-        listener.cancel()
-    assert any("connected" in line for line in seen)
-    assert not any("streamed secret" in line for line in seen)
+        await client.post("/api/v1/memories", headers={**theirs, "x-api-key": keys["admin"]},
+                          json={"subject_id": "own", "text": marker})
+        # the victim's stream got the secret and theirs got their own write: delivery works,
+        # and the one tailer of the process has dispatched both changes by now
+        await wait_until(lambda: any("streamed secret" in line for line in seen["mine"])
+                         and any(marker in line for line in seen["theirs"]),
+                         "both streams delivered their own project's change")
+        for listener in listeners:
+            listener.cancel()
+    assert not any("streamed secret" in line for line in seen["theirs"])
+
+
+async def test_a_revoked_key_is_refused_by_every_api_process_and_ends_its_streams(
+        system: System) -> None:
+    replica = system.start_replica(env={"CORE_SSE_RECHECK_MS": "300"})
+    conn = await asyncpg.connect(system.dsn)
+    try:
+        key_id, key = await create_key(conn, name="to-revoke", projects=[PROJECT],
+                                       scopes=["memories:read", "events:read"])
+    finally:
+        await conn.close()
+    headers = {"x-project-id": PROJECT, "x-api-key": key}
+    url = "/api/v1/memories?subject_id=u"
+    lines: list[str] = []
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            for api in (system, replica):
+                assert (await client.get(api.url + url, headers=headers)).status_code == 200
+
+            async def listen() -> None:
+                async with client.stream("GET", replica.url + "/api/v1/events/memories",
+                                         headers=headers) as stream:
+                    async for line in stream.aiter_lines():
+                        lines.append(line)
+
+            listener = asyncio.ensure_future(listen())
+            await wait_until(lambda: "event: connected" in lines, "stream connected")
+            revoked = subprocess.run(
+                [sys.executable, "-m", "core.cli", "keys", "revoke", key_id],
+                env={**os.environ, **system.env()}, capture_output=True, text=True, timeout=60)
+            assert revoked.returncode == 0, revoked.stderr
+            for api in (system, replica):
+                gone = await client.get(api.url + url, headers=headers)
+                assert gone.status_code == 401, f"{api.url} still admits a revoked key"
+            await wait_until(lambda: "event: revoked" in lines, "the open stream was ended",
+                             timeout=10)
+            await asyncio.wait_for(listener, 10)  # the server ended the response
+    finally:
+        replica.stop()
 
 
 def test_schema_driven_fuzz_finds_no_server_error(system: System) -> None:
