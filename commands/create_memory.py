@@ -19,12 +19,12 @@ def create_memory(ctx: CommandContext) -> Handler:
         try:
             body = checked_body(await call.request.body())
             subject_id, text = required_text(body)
+            chosen = client_id(body)
             fields = memory_fields(body)
         except InvalidBody:
             return error(400, "invalid_json_body")
         except Invalid as bad:
             return json_response(bad.status, bad.body)
-        chosen = client_id(body)
         if chosen and not await reserve_id(ctx.pool, call.project_id, "memory", chosen,
                                            subject_id):
             return json_response(409, {"error": "memory_id_conflict", "id": chosen})

@@ -5,6 +5,7 @@ without embeddings, applied together, decide exactly as the per-event handler do
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ import pytest
 
 from kernel.db import create_pool
 from kernel.migrate import migrate
-from projections.applier import Applier, Record
+from projections.applier import Applier, OffsetGap, Record
 from projections.handlers import BATCHERS, HANDLERS
 from tests.support.system import Infra
 
@@ -129,3 +130,29 @@ async def test_a_key_reused_after_its_ttl_is_a_new_request(pool: asyncpg.Pool) -
         (201, "m-1"), (201, "m-1"), (201, "m-3"), (201, "m-4")]
     ids = {r["id"] for r in await pool.fetch("SELECT id FROM memories")}
     assert ids == {"m-1", "m-3", "m-4"}
+
+
+async def test_two_workers_on_a_new_partition_apply_its_first_batch_once(
+        pool: asyncpg.Pool) -> None:
+    """Neither holds a stored position yet: the row is created before it is locked, so the
+    second waits for the first and then skips what it applied."""
+    batch = [submitted(i, f"m-race-{i}") for i in range(20)]
+    first, second = (Applier(pool, "c", HANDLERS, notify_outcomes=False) for _ in range(2))
+    results = await asyncio.gather(first.apply(batch), second.apply(batch))
+    assert sorted(r.applied for r in results) == [0, 20]
+    assert sorted(r.skipped for r in results) == [0, 20]
+    assert not any(r.dead_letters for r in results)
+    assert await pool.fetchval("SELECT count(*) FROM command_outcomes") == 20
+
+
+async def test_a_record_past_the_stored_position_is_a_gap(pool: asyncpg.Pool) -> None:
+    applier = Applier(pool, "c", HANDLERS, notify_outcomes=False)
+    await applier.apply([submitted(0, "m-g0"), submitted(1, "m-g1")])
+    with pytest.raises(OffsetGap) as gap:
+        await applier.apply([submitted(5, "m-g5")])
+    assert (gap.value.expected, gap.value.found) == (2, 5)
+    assert await pool.fetchval("SELECT count(*) FROM memories WHERE id = 'm-g5'") == 0
+    filled = await applier.apply([submitted(2, "m-g2"), submitted(5, "m-g5")],
+                                 holes={(TOPIC, 0): (2, 5)})
+    assert filled.applied == 2
+    assert await pool.fetchval("SELECT next_offset FROM projection_offsets") == 6
