@@ -15,6 +15,7 @@ from datetime import datetime
 
 import asyncpg
 import orjson
+from pydantic import ValidationError
 
 from kernel.db import create_pool
 from kernel.kafka import end_offsets
@@ -58,8 +59,12 @@ async def create_projection_schema(conn: asyncpg.Connection, schema: str) -> Non
             await conn.execute(f"DROP TABLE IF EXISTS {quote_ident(schema)}.{table} CASCADE")
 
 
-def _occurred_at(record: Record) -> datetime:
-    return EventEnvelope.model_validate(orjson.loads(record.value)).occurred_at
+def _occurred_at(record: Record) -> datetime | None:
+    """None for a record that is no event (the applier skips it as it did live)."""
+    try:
+        return EventEnvelope.model_validate(orjson.loads(record.value)).occurred_at
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
 
 
 class Replayer:
@@ -113,7 +118,8 @@ def _before(batch: list[Record], until: datetime | None, stopped: set[int]) -> l
     for record in batch:
         if record.partition in stopped:
             continue
-        if _occurred_at(record) > until:
+        occurred = _occurred_at(record)
+        if occurred is not None and occurred > until:
             stopped.add(record.partition)
             continue
         kept.append(record)

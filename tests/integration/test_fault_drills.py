@@ -66,6 +66,7 @@ async def drill(system: System, name: str, fault: Fault, *, total: int = LOAD,
     await system.wait_projected(timeout=120)
     await _wait_relayed(system)
     await _settle_stream(watch, system, project)
+    await system.wait_projected(timeout=120)  # claims.extracted events produced meanwhile
     await watch.stop()
     result = await count_applied(system.dsn, project, report, await lag(system), watch)
     RESULTS[name] = result
@@ -79,10 +80,12 @@ async def _after(progress: asyncio.Event, fault: Awaitable[None]) -> None:
 
 
 async def _wait_relayed(system: System) -> None:
+    """The outbox relayed and the extraction queue drained (its events then projected)."""
     conn = await asyncpg.connect(system.dsn)
     try:
         for _ in range(600):
-            if not await conn.fetchval("SELECT count(*) FROM outbox"):
+            if not await conn.fetchval("SELECT (SELECT count(*) FROM outbox) + "
+                                       "(SELECT count(*) FROM extraction_requests)"):
                 return
             await asyncio.sleep(0.1)
         raise AssertionError("the outbox was never drained")
