@@ -19,7 +19,7 @@ def run_drills(writes: int) -> int:
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
          "tests/integration/test_fault_drills.py"], cwd=REPO, env=env, capture_output=True,
         text=True)
-    rows = [line for line in done.stdout.splitlines() if "acked=" in line]
+    rows = [line.lstrip(".") for line in done.stdout.splitlines() if "acked=" in line]
     print("drill                    figures")
     for row in rows:
         print(row)
