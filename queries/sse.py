@@ -62,6 +62,7 @@ from queries.shared_catchup import SharedRead, changes_behind
 from queries.stream_slots import SlotResponse, StreamLimits, StreamSlots
 
 CLAIMS_READ = "claims:read"
+MEMORIES_READ = "memories:read"
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform",
                "Connection": "keep-alive", "X-Accel-Buffering": "no"}
 
@@ -201,8 +202,11 @@ def memory_events(tailer: ChangeTailer, limits: StreamLimits) -> Handler:
     async def handler(call: Call) -> Response:
         query = call.request.query_params
         types = requested_types(query.get("include"))
-        if types & CLAIM_TYPES and not caller_of(call.request).holds(CLAIMS_READ):
+        caller = caller_of(call.request)
+        if types & CLAIM_TYPES and not caller.holds(CLAIMS_READ):
             return error(403, "insufficient_scope", required_scope=CLAIMS_READ)
+        if not caller.holds(MEMORIES_READ):  # memory events carry the memories' text
+            return error(403, "insufficient_scope", required_scope=MEMORIES_READ)
         stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
                                      types)
         resume = str_param(call.request.headers.get("last-event-id")) or None

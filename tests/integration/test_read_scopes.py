@@ -161,15 +161,19 @@ async def test_timeline_shows_only_what_the_caller_may_read(
     assert [e["idempotency_key"] for e in everything] == [f"admins-{subject}", None, None, None]
 
 
-async def test_sse_claims_need_claims_read(keys: Keys, client: httpx.AsyncClient) -> None:
+async def test_sse_needs_the_read_scope_of_what_it_streams(keys: Keys,
+                                                           client: httpx.AsyncClient) -> None:
     path = "/api/v1/events/memories"
     async with client.stream("GET", path, params={"include": "claims"},
                              headers=as_(keys, "events")) as refused:
         assert refused.status_code == 403  # checked before reading: a stream never ends
         assert orjson.loads(await refused.aread()) == {
             "error": "insufficient_scope", "required_scope": "claims:read"}
-    for role, params in (("events", {}), ("events", {"include": "nothing"}),
-                         ("events_claims", {"include": "claims"}),
+    async with client.stream("GET", path, headers=as_(keys, "events")) as refused:
+        assert refused.status_code == 403  # memory events carry the memories' text
+        assert orjson.loads(await refused.aread()) == {
+            "error": "insufficient_scope", "required_scope": "memories:read"}
+    for role, params in (("events_memories", {}), ("events_memories", {"include": "nothing"}),
                          ("admin", {"include": "claims"})):
         async with client.stream("GET", path, params=params, headers=as_(keys, role)) as stream:
             assert stream.status_code == 200, (role, params)

@@ -42,7 +42,7 @@ async def new_key(system: System) -> str:
     conn = await asyncpg.connect(system.dsn)
     try:
         _, key = await create_key(conn, name="slow-clients", projects=["*"],
-                                  scopes=["events:read"])
+                                  scopes=["events:read", "memories:read"])
         return key
     finally:
         await conn.close()
