@@ -17,7 +17,6 @@ never blocks or fails a write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from commands.publisher import produce_event
 from kernel.ai.extraction import ExtractedClaim, ExtractionEngine, flatten_claims, infer_claim_type
 from kernel.ids import uuid7
+from kernel.tasks import drain_when_woken
 from kernel.timefmt import now_ms
 from schemas.claim_events import ClaimAsserted
 from schemas.decoding import LATEST
@@ -83,17 +83,8 @@ class ClaimExtractor:
     async def run(self, idle_poll_s: float = 2.0, max_backoff_s: float = 10.0) -> None:
         """Drain the queue whenever woken (or every `idle_poll_s`, for requests enqueued by
         another worker); failures are retried with bounded backoff."""
-        backoff = idle_poll_s
-        while True:
-            try:
-                await self.drain()
-                backoff = idle_poll_s
-            except Exception as exc:
-                log.warning("claim extraction queue failed, retrying in %.1fs: %r", backoff, exc)
-                backoff = min(backoff * 2, max_backoff_s)
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), backoff)
+        await drain_when_woken("claim extraction queue", self.drain, self.wakeup,
+                               idle_poll_s=idle_poll_s, max_backoff_s=max_backoff_s)
 
     async def drain(self, batch: int = 20) -> int:
         """Handles queued requests until the queue is empty; a Postgres or Kafka failure

@@ -100,6 +100,7 @@ class WorkerServices:
         self.ai: AIWiring | None = None
         self.relay: OutboxRelay | None = None
         self.extractor: ClaimExtractor | None = None
+        self.runtime: ProjectorRuntime | None = None
         self.live: LiveProjector | None = None
         self.pending_assignment: set[int] = set()
         self.tasks: list[SupervisedTask] = []
@@ -121,7 +122,7 @@ class WorkerServices:
                 self.live = LiveProjector(applier, settings.resolved_bootstrap(),
                                           settings.events_topic, settings.projector_batch_max)
                 self.live.assigned(self.pending_assignment | assignment())
-                runtime = ProjectorRuntime(self.live, self.relay, self.extractor)
+                self.runtime = runtime = ProjectorRuntime(self.live, self.relay, self.extractor)
 
                 async def watch() -> None:
                     assert self.live is not None
@@ -129,7 +130,8 @@ class WorkerServices:
                                           runtime.applied)
 
                 self.tasks.append(SupervisedTask("position-check", watch).start())
-        return ProjectorRuntime(self.live, self.relay, self.extractor)
+        assert self.runtime is not None
+        return self.runtime
 
 
     async def _started(self) -> tuple[asyncpg.Pool, AIOKafkaProducer]:

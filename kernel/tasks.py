@@ -8,8 +8,9 @@ bounded backoff. `TaskSet` holds short one-shot tasks until they finish and logs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from kernel.metrics import BACKGROUND_TASK_RESTARTS
@@ -80,3 +81,24 @@ class TaskSet:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def drain_when_woken(name: str, drain: Callable[[], Awaitable[object]],
+                           wakeup: asyncio.Event, *, idle_poll_s: float, max_backoff_s: float,
+                           healthy: Callable[[bool], None] = lambda _ok: None) -> None:
+    """Forever: run `drain`, then wait for `wakeup` or `idle_poll_s`. A failure is logged,
+    reported through `healthy(False)` and retried after a backoff that doubles up to
+    `max_backoff_s`; a success resets it."""
+    backoff = idle_poll_s
+    while True:
+        try:
+            await drain()
+            healthy(True)
+            backoff = idle_poll_s
+        except Exception as exc:
+            healthy(False)
+            log.warning("%s failed, retrying in %.1fs: %r", name, backoff, exc)
+            backoff = min(backoff * 2, max_backoff_s)
+        wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), backoff)

@@ -9,7 +9,6 @@ consumers de-duplicate by `change_id`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import asyncpg
@@ -18,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from kernel.kafka import subject_key
 from kernel.metrics import OUTBOX_RELAY_UP
+from kernel.tasks import drain_when_woken
 
 RELAY_LOCK = 0x52454C41  # "RELA"
 log = logging.getLogger("core.projections.relay")
@@ -52,20 +52,13 @@ class OutboxRelay:
         """Relay until cancelled. Any failure (Postgres, Kafka, anything else) is logged,
         shown by `core_outbox_relay_up`, and retried with bounded backoff: the rows stay in
         the outbox until a produce succeeded."""
-        backoff = idle_poll_s
-        while True:
-            try:
-                while await self.relay_once():
-                    pass
-                OUTBOX_RELAY_UP.set(1)
-                backoff = idle_poll_s
-            except Exception as exc:
-                OUTBOX_RELAY_UP.set(0)
-                log.warning("outbox relay error, retrying in %.1fs: %r", backoff, exc)
-                backoff = min(backoff * 2, max_backoff_s)
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), backoff)
+        await drain_when_woken("outbox relay", self.relay_all, self.wakeup,
+                               idle_poll_s=idle_poll_s, max_backoff_s=max_backoff_s,
+                               healthy=lambda ok: OUTBOX_RELAY_UP.set(1 if ok else 0))
+
+    async def relay_all(self) -> None:
+        while await self.relay_once():
+            pass
 
     async def relay_once(self, limit: int = 1000) -> int:
         async with self.pool.acquire() as conn:

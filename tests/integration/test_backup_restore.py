@@ -118,15 +118,6 @@ def core(system: System, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-async def recreate_database(system: System) -> None:
-    admin = await asyncpg.connect(system.infra.dsn())
-    try:
-        await admin.execute(f'DROP DATABASE "{system.database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{system.database}"')
-    finally:
-        await admin.close()
-
-
 async def test_rebuild_from_the_log_alone_equals_the_projection(drill: System,
                                                                 infra: Infra) -> None:
     assert len(await rows(drill.dsn, "memory_recall_events", "1", PROJECT)) >= 2
@@ -154,7 +145,7 @@ async def test_database_lost_restore_brings_back_every_row(drill: System,
                              capture_output=True, text=True)
     assert refused.returncode == 2 and "not empty" in refused.stderr
     drill.stop()
-    await recreate_database(drill)
+    await drill.recreate_database()
     out = core(drill, "restore", "--from", str(tmp_path / "b"))
     assert "is not empty: kept as is" in out and "within the log" in out
     assert await every_table(drill.dsn) == before
@@ -168,7 +159,7 @@ async def test_everything_lost_restore_brings_back_rows_and_log(drill: System,
     core(drill, "backup", "--out", str(backup))
     before = await every_table(drill.dsn)
     drill.stop()
-    await recreate_database(drill)
+    await drill.recreate_database()
     await delete_topics(drill)
     out = core(drill, "restore", "--from", str(backup))
     records = len((backup / "events.jsonl").read_bytes().splitlines())

@@ -250,12 +250,7 @@ async def test_backup_writes_restore_with_kafka_kept(system: System) -> None:
     async def fault(target: System, progress: asyncio.Event) -> None:
         await asyncio.to_thread(_core, target, "backup", "--out", str(backup_dir))
         await asyncio.sleep(1.5)  # more writes land after the backup
-        admin = await asyncpg.connect(target.infra.dsn())
-        try:
-            await admin.execute(f'DROP DATABASE "{target.database}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{target.database}"')
-        finally:
-            await admin.close()
+        await target.recreate_database()
         await asyncio.to_thread(_core, target, "restore", "--from", str(backup_dir))
 
     await drill(system, "backup-restore", fault, total=LOAD * 2)

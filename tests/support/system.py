@@ -118,6 +118,15 @@ class System:
             await conn.close()
         await ensure_topics(self.settings())
 
+    async def recreate_database(self) -> None:
+        """Drop the database (closing every connection to it) and create it empty."""
+        admin = await asyncpg.connect(self.infra.dsn())
+        try:
+            await admin.execute(f'DROP DATABASE "{self.database}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{self.database}"')
+        finally:
+            await admin.close()
+
     def start_worker(self) -> None:
         log = ARTIFACTS / "logs" / f"worker-{self.name}.log"
         self.worker = ChildProcess.start(
