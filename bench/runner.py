@@ -55,12 +55,19 @@ async def scenarios(bench: Bench) -> None:
     from bench.reads import run_reads
     from bench.sse import run_sse
     from bench.writes import run_writes
+    from bench.wrk_load import run_wrk_reads, run_wrk_writes, wrk_available
 
     await _warm_up(bench)
     for name, scenario in (("writes", run_writes), ("sse", run_sse), ("reads", run_reads),
                            ("projector", run_projector)):
         if bench.wants(name):
             await scenario(bench)
+    if bench.wants("wrk"):
+        if not wrk_available():
+            bench.note("wrk is missing (Debian package `wrk`): the wrk points are not run")
+            return
+        await run_wrk_writes(bench)
+        await run_wrk_reads(bench)
 
 
 async def _warm_up(bench: Bench) -> None:

@@ -14,6 +14,7 @@ from kernel.ai.extraction import ExtractionEngine
 from kernel.ids import uuid7
 from kernel.routing import APPENDED_EVENT, Call, server_error
 from kernel.timefmt import now_ms
+from schemas.decoding import LATEST
 from schemas.envelope import EventEnvelope
 
 Embed = Callable[[str], Awaitable[list[float]]]
@@ -31,9 +32,10 @@ class CommandContext:
     extraction: ExtractionEngine | None = None
 
     def envelope(self, call: Call, event_type: str, subject_id: str,
-                 payload: dict[str, Any], v: int = 1) -> EventEnvelope:
+                 payload: dict[str, Any], v: int | None = None) -> EventEnvelope:
         return EventEnvelope(
-            event_id=uuid7(), type=event_type, v=v, project_id=call.project_id,
+            event_id=uuid7(), type=event_type, v=v or LATEST[event_type],
+            project_id=call.project_id,
             subject_id=subject_id, occurred_at=now_ms(), actor=actor_of(call),
             idempotency_key=call.request.headers.get("idempotency-key"), payload=payload,
         )

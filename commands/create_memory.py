@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from commands.claim_extraction import decided_at_write
 from commands.context import CommandContext
 from commands.id_reservations import reserve_id
 from commands.memory_validation import client_id, memory_fields, required_text
@@ -28,9 +29,13 @@ def create_memory(ctx: CommandContext) -> Handler:
         if chosen and not await reserve_id(ctx.pool, call.project_id, "memory", chosen,
                                            subject_id):
             return json_response(409, {"error": "memory_id_conflict", "id": chosen})
-        payload = MemorySubmitted(id=chosen or memory_id(), text=text,
-                                  embedding=await ctx.embed(text), **fields)
-        event = ctx.envelope(call, MEMORY_SUBMITTED, subject_id, payload.model_dump())
+        new_id = chosen or memory_id()
+        claims = None
+        if fields["extract_claims"] and not fields["no_supersede"]:
+            claims = await decided_at_write(ctx.extraction, ctx.embed, new_id, text)
+        payload = MemorySubmitted(id=new_id, text=text, embedding=await ctx.embed(text),
+                                  claims=claims, **fields)
+        event = ctx.envelope(call, MEMORY_SUBMITTED, subject_id, payload.model_dump(mode="json"))
         return await ctx.submit(call, event)
 
     return handler
