@@ -6,9 +6,9 @@ With the simple engine the command handler decides a memory's claims at write ti
 event) the memory projector enqueues a request in `extraction_requests` — in the
 transaction that creates the memory — unless `extract_claims=false` or `no_supersede=true`.
 The queue is the agent's position: a request is deleted only in the transaction that saw
-its event produced, so a crash, a Kafka or Postgres outage, or a redelivery loses none
-(at least once). Each request runs the extraction engine (force=true, no context) — network I/O and a clock,
-which is why this is command-side code and not a projector — and produces ONE
+its event produced, so a crash, a Kafka or Postgres outage, or a redelivery loses none (at
+least once). Each request runs the extraction engine (force=true, no context) — network I/O
+and a clock, which is why this is command-side code and not a projector — and produces ONE
 `claims.extracted` event for the memory's subject with the flattened claims (≤ 20) and their
 embeddings. Claim ids derive from the memory id (uuid5), so a repeated request produces
 identical ids and the projector keeps the first extraction; it also skips a memory deleted in
