@@ -21,6 +21,7 @@ from commands.record_recall import recall_recorder
 from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
+from core.auth.key_cache import KeyCache
 from core.console import console_routes
 from core.http_deadlines import BodyDeadline
 from core.openapi import openapi_route
@@ -77,7 +78,9 @@ def create_api(settings: Settings) -> Starlette:
         routes += (replays.routes() + dead_letter_routes(settings)
                    + console_routes())
         routes.append(openapi_route(routes))
-        guard, purger = build_guard(settings, pool, pools)
+        keys = KeyCache(pool, dsn)
+        keys.start()
+        guard, purger = build_guard(settings, pool, pools, keys)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         replay_tasks = replays.start()
         try:
@@ -86,6 +89,7 @@ def create_api(settings: Settings) -> Starlette:
             for task in replay_tasks:
                 await task.stop()
             await purger.stop()
+            await keys.stop()
             await ops.close()
             await tailer.stop()
             await waiter.stop()

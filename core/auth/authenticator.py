@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 
-from core.auth.api_keys import PREFIX, principal_for_key
+from core.auth.api_keys import PREFIX
 from core.auth.jwt_tokens import JwtConfig, principal_from_jwt
 from core.auth.principal import ANONYMOUS, AuthError, Principal
 
+KeyLookup = Callable[[str], Awaitable[Principal | None]]
+
 
 class Authenticator:
-    def __init__(self, pool: asyncpg.Pool, jwt_config: JwtConfig, *, required: bool) -> None:
-        self.pool = pool
+    def __init__(self, key_lookup: KeyLookup, jwt_config: JwtConfig, *,
+                 required: bool) -> None:
+        self.key_lookup = key_lookup
         self.jwt_config = jwt_config
         self.required = required
 
@@ -23,7 +27,7 @@ class Authenticator:
         if token is None:
             raise AuthError("unauthorized", "Provide Authorization: Bearer <token> or x-api-key")
         if token.startswith(PREFIX):
-            principal = await principal_for_key(self.pool, token)
+            principal = await self.key_lookup(token)
             if principal is None:
                 raise AuthError("invalid_api_key", "The API key is unknown or revoked")
             return principal
