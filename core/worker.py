@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
 from commands.claim_extraction import ClaimExtractor
+from core.stream_batches import take_available
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
 from kernel.kafka import new_producer
@@ -36,7 +37,6 @@ from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
 
 log = logging.getLogger("core.projections.worker")
-BATCH_WINDOW_S = 0.02
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(events, concurrency=1)
     async def project(stream: Any) -> None:
         runtime = await services.projector(lambda: _assigned(app, settings.events_topic))
-        async for batch in stream.take_events(settings.projector_batch_max, BATCH_WINDOW_S):
+        async for batch in take_available(stream, settings.projector_batch_max):
             await runtime.apply([_record(e) for e in batch])
 
     @app.on_partitions_assigned.connect
