@@ -9,10 +9,8 @@ from typing import cast
 
 import asyncpg
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from commands.context import CommandContext
 from commands.outcome_waiter import OutcomeWaiter
@@ -49,7 +47,7 @@ def recall_engine(ai: AIWiring) -> RecallEngine:
     return engine
 
 
-def create_api(settings: Settings) -> Starlette:
+def create_api(settings: Settings) -> Edge:
     state: dict[str, Dispatcher] = {}
 
     @contextlib.asynccontextmanager
@@ -97,11 +95,25 @@ def create_api(settings: Settings) -> Starlette:
             await producer.stop()
             await pools.close()
 
-    async def endpoint(request: Request) -> Response:
-        return await state["dispatcher"](request)
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await state["dispatcher"](Request(scope, receive, send))
+        await response(scope, receive, send)
 
-    methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "HEAD"]
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)],
-                     lifespan=lifespan, middleware=[
-                         Middleware(RequestTelemetry),
-                         Middleware(BodyDeadline, timeout_s=settings.http_body_timeout_s)])
+    http = RequestTelemetry(BodyDeadline(endpoint, timeout_s=settings.http_body_timeout_s))
+    return Edge(http, Starlette(lifespan=lifespan))
+
+
+class Edge:
+    """The API as one ASGI callable: HTTP goes through request telemetry and the body
+    deadline straight to the dispatcher, which answers every error itself — Starlette's
+    router and exception middleware layers cost CPU on every request and add nothing here;
+    Starlette runs the lifespan."""
+
+    def __init__(self, http: ASGIApp, lifespan_app: Starlette) -> None:
+        self.http, self.lifespan_app = http, lifespan_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
+            await self.lifespan_app(scope, receive, send)
