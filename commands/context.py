@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,15 @@ from kernel.timefmt import now_ms
 from schemas.envelope import EventEnvelope
 
 Embed = Callable[[str], Awaitable[list[float]]]
+EmbedMany = Callable[[Sequence[str]], Awaitable[list[list[float]]]]
 
 
 async def no_embedding(_text: str) -> list[float]:
     return []
+
+
+async def no_embeddings(texts: Sequence[str]) -> list[list[float]]:
+    return [[] for _ in texts]
 
 
 @dataclass
@@ -29,6 +34,7 @@ class CommandContext:
     pool: asyncpg.Pool
     embed: Embed = no_embedding
     extraction: ExtractionEngine | None = None
+    embed_many: EmbedMany = no_embeddings
 
     def envelope(self, call: Call, event_type: str, subject_id: str,
                  payload: dict[str, Any], v: int = 1) -> EventEnvelope:
