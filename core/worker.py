@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
 from commands.claim_extraction import ClaimExtractor
+from core.intake import command_intake
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
 from kernel.kafka import new_producer
@@ -153,6 +154,8 @@ class WorkerServices:
         self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,
                                         self.producer, settings.events_topic)
         self.tasks.append(SupervisedTask("claim-extraction", self.extractor.run).start())
+        intake = command_intake(settings, self.pool, self.ai.embedder.embed_many, self.producer)
+        self.tasks.append(SupervisedTask("command-intake", intake.run).start())
         analyzer = GrowthAnalyzer(self.pool, settings.analyze_growth, settings.analyze_check_s)
         self.tasks.append(SupervisedTask("analyze", analyzer.run).start())
         if settings.worker_metrics_port:
