@@ -6,6 +6,9 @@ every command exactly once."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from core.auth.api_keys import create_key
-from tests.support.system import Infra, System, start_system
+from tests.support.system import REPO, Infra, System, start_system
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -212,3 +215,17 @@ async def test_a_sigkilled_worker_applies_each_command_once(
         assert {r["text"]: r["n"] for r in per_text} == dict.fromkeys(texts, 1)
     finally:
         system.stop()
+
+
+async def test_the_documented_producer_example_runs(intake: System) -> None:
+    doc = (REPO / "docs" / "producers.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", doc, re.S)
+    pid = project()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": intake.infra.bootstrap,
+           "CORE_API_KEY": intake.api_key, "CORE_PROJECT": pid,
+           "CORE_COMMANDS_TOPIC": intake.settings().commands_topic}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, env=env)
+    assert await asyncio.wait_for(process.wait(), 60) == 0
+    rows = await wait_until(lambda: fetch(intake, "SELECT text, subject_id FROM memories "
+                                          "WHERE project_id = $1", pid), "example applied", 60)
+    assert [(r["text"], r["subject_id"]) for r in rows] == [("I live in Austin", "user_1")]
