@@ -51,6 +51,7 @@ async def run(args: argparse.Namespace, meta: dict[str, Any]) -> int:
 
 
 async def scenarios(bench: Bench) -> None:
+    from bench.batch import run_batch
     from bench.catchup import run_projector
     from bench.reads import run_reads
     from bench.sse import run_sse
@@ -59,7 +60,7 @@ async def scenarios(bench: Bench) -> None:
 
     await _warm_up(bench)
     for name, scenario in (("writes", run_writes), ("sse", run_sse), ("reads", run_reads),
-                           ("projector", run_projector)):
+                           ("projector", run_projector), ("batch", run_batch)):
         if bench.wants(name):
             await scenario(bench)
     if bench.wants("wrk"):

@@ -50,6 +50,10 @@ def derived_ids(memory_id: str, index: int) -> tuple[str, str]:
             f"ast_{uuid.uuid5(CLAIM_ID_NAMESPACE, name + '/assertion')}")
 
 
+ClaimDecider = Callable[[str, str], Awaitable[list[ClaimAsserted] | None]]
+"""(memory id, text) → the claims decided at write time, or None (the agent decides)."""
+
+
 async def decided_at_write(engine: ExtractionEngine | None, embed: Embed, memory_id: str,
                            text: str) -> list[ClaimAsserted] | None:
     """The claims of a new memory when the engine is a pure function of the text (the simple

@@ -20,6 +20,7 @@ from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
 from core.auth.key_cache import KeyCache
+from core.batch_routes import BatchLimits, batch_routes
 from core.console import console_routes
 from core.http_deadlines import BodyDeadline
 from core.openapi import openapi_route
@@ -65,20 +66,21 @@ def create_api(settings: Settings) -> Edge:
         ai = build_ai(settings)
         recall = recall_engine(ai)
         ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,
-                             extraction=ai.extraction)
+                             extraction=ai.extraction, embed_many=ai.embedder.embed_many)
         tailer = ChangeTailer.from_settings(settings)
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
+        keys = KeyCache(pool, dsn)
+        keys.start()
+        guard, purger = build_guard(settings, pool, pools, keys)
         routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
                   + event_routes(tailer, StreamLimits.from_settings(settings))
-                  + ops.routes())
+                  + ops.routes()
+                  + batch_routes(ctx, guard.idempotency, BatchLimits.from_settings(settings)))
         replays = AsOfReplays(settings)
         routes += (replays.routes() + dead_letter_routes(settings)
                    + console_routes())
         routes.append(openapi_route(routes))
-        keys = KeyCache(pool, dsn)
-        keys.start()
-        guard, purger = build_guard(settings, pool, pools, keys)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         replay_tasks = replays.start()
         try:

@@ -45,6 +45,10 @@ BODIES: dict[tuple[str, str], Schema] = {
     ("POST", "/api/v1/memories/extract"): EXTRACT_BODY,
     ("POST", "/api/v1/claims"): CLAIM_BODY,
     ("POST", "/api/v1/claims/{id}/retract"): RETRACT_BODY,
+    ("POST", "/api/v1/memories/batch"): {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": MEMORY_BODY}}},
+    ("POST", "/api/v1/claims/batch"): {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": CLAIM_BODY}}},
 }
 LIST = {"subject_id": STRING, "limit": INTEGER, "offset": INTEGER}
 QUERIES: dict[tuple[str, str], dict[str, Schema]] = {

@@ -22,7 +22,8 @@ import faust
 from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
-from commands.claim_extraction import ClaimExtractor
+from commands.claim_extraction import ClaimExtractor, decided_at_write
+from core.intake import command_intake
 from core.stream_batches import take_available
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
@@ -35,6 +36,7 @@ from projections.live import LiveProjector
 from projections.maintenance import GrowthAnalyzer
 from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
+from schemas.claim_events import ClaimAsserted
 
 log = logging.getLogger("core.projections.worker")
 
@@ -153,6 +155,14 @@ class WorkerServices:
         self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,
                                         self.producer, settings.events_topic)
         self.tasks.append(SupervisedTask("claim-extraction", self.extractor.run).start())
+        ai = self.ai
+
+        async def decide(memory_id: str, text: str) -> list[ClaimAsserted] | None:
+            return await decided_at_write(ai.extraction, ai.embedder.embed, memory_id, text)
+
+        intake = command_intake(settings, self.pool, ai.embedder.embed_many, self.producer,
+                                decide)
+        self.tasks.append(SupervisedTask("command-intake", intake.run).start())
         analyzer = GrowthAnalyzer(self.pool, settings.analyze_growth, settings.analyze_check_s)
         self.tasks.append(SupervisedTask("analyze", analyzer.run).start())
         if settings.worker_metrics_port:
