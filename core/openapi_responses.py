@@ -47,7 +47,6 @@ COMPONENTS: dict[str, Schema] = {
               "additionalProperties": True},
     "Accepted": obj({"accepted": BOOL, "event_id": STR, "status_url": STR}),
     "CommandPending": obj({"status": STR, "event_id": STR}),
-    "Health": obj({"ok": BOOL, "service": STR, "timestamp": TIME}),
     "Memory": obj({
         "id": STR, "project_id": STR, "subject_id": STR, "text": STR, "kind": STR,
         "visibility": STR, "importance": INT, "confidence": NUM, "is_temporal": BOOL,
@@ -172,7 +171,6 @@ def answers(*names: str, accepted: bool = False, status: str = "200") -> dict[st
 
 SUBJECT = "/api/v1/claims/subject/{subject_id}"
 RESPONSES: dict[tuple[str, str], dict[str, Schema]] = {
-    ("GET", "/health"): answers("Health"),
     ("POST", "/api/v1/memories"): {**answers("MemoryCreated", status="201", accepted=True),
                                    **answers("MemorySkipped")},
     ("GET", "/api/v1/memories"): answers("MemoryPage"),

@@ -40,6 +40,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 PROJECT = "client-tests"
+BATCH_PATHS = {"/api/v1/memories/batch", "/api/v1/claims/batch"}
 FAST = Retry(attempts=4, backoff_s=0.05, max_backoff_s=0.5)
 
 
@@ -68,6 +69,7 @@ async def test_client_models_match_the_live_openapi_document(system: System) -> 
     async with httpx.AsyncClient(base_url=system.url) as http:
         document = (await http.get("/openapi.json")).json()
     problems = [p for (method, path), models in ROUTE_MODELS.items()
+                if path not in BATCH_PATHS
                 for p in route_problems(document, method, path, models)]
     pending = document["paths"]["/api/v1/commands/{event_id}"]["get"]["responses"]["202"]
     problems += compare_model(document, resolve(document, pending["content"][
@@ -117,7 +119,7 @@ def test_every_route_answers_in_the_client_models(client: CoreClient) -> None:
         client.command_status(accepted.event_id), client.wait_for(accepted),
         client.delete_memory(other.id), client.restore_memory(created.id)]
     assert [unknown_fields(a, type(a).__name__) for a in answers if unknown_fields(a)] == []
-    assert client.truth(s).slots[0].object_value == "Austin"
+    assert client.slot(s, "lives_in").object_value == "Austin"
     assert client.wait_for(accepted).status == 201
     assert [m.text for m in client.list_memories(s)][-1] == "I live in Austin, TX"
     assert client.search(s, "Austin").data[0].id == created.id
@@ -134,7 +136,7 @@ async def test_errors_are_typed_with_the_spec_code(system: System, client: CoreC
     with pytest.raises(ValidationError) as invalid:
         client.search(s, "")
     assert invalid.value.code == "q_required"
-    with CoreClient(system.url, "not-a-key", PROJECT) as stranger, \
+    with CoreClient(system.url, "core_not-a-key", PROJECT) as stranger, \
             pytest.raises(Unauthorized) as refused:
         stranger.list_memories(s)
     assert refused.value.code == "invalid_api_key"
@@ -205,6 +207,10 @@ def test_an_unreachable_api_fails_after_the_retries() -> None:
 async def test_batches_answer_per_item_and_apply_each_once(system: System,
                                                            client: CoreClient) -> None:
     """Needs POST /api/v1/memories/batch and /api/v1/claims/batch (issue 18 part 1)."""
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        document = (await http.get("/openapi.json")).json()
+    assert [p for path in sorted(BATCH_PATHS)
+            for p in route_problems(document, "POST", path, ROUTE_MODELS[("POST", path)])] == []
     s, key = subject(), uuid.uuid4().hex
     items: list[Any] = [{"subject_id": s, "text": "batch one"}, {"subject_id": s},
                         {"subject_id": s, "text": "batch three"}]

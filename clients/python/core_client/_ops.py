@@ -42,7 +42,6 @@ CLAIMS = "/api/v1/claims"
 SUBJECT = "/api/v1/claims/subject/{subject_id}"
 
 ROUTE_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
-    ("GET", "/health"): (Health,),
     ("POST", MEMORIES): (MemoryWriteResult,),
     ("GET", MEMORIES): (MemoryPage,),
     ("GET", f"{MEMORIES}/{{id}}"): (MemoryEnvelope,),
