@@ -32,6 +32,7 @@ from kernel.kafka import new_producer
 from kernel.routing import Dispatcher
 from kernel.schema_pools import PoolProxy, SchemaPools
 from kernel.settings import Settings
+from kernel.telemetry import tracing
 from queries.change_tailer import ChangeTailer
 from queries.recall import LLMRecall, RecallEngine, build_recall_engine
 from queries.routes import event_routes, query_routes
@@ -50,6 +51,7 @@ def recall_engine(ai: AIWiring) -> RecallEngine:
 
 def create_api(settings: Settings) -> Starlette:
     state: dict[str, Dispatcher] = {}
+    tracing.setup("core-api")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -99,5 +101,6 @@ def create_api(settings: Settings) -> Starlette:
     methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "HEAD"]
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)],
                      lifespan=lifespan, middleware=[
+                         *tracing.asgi_middleware(),  # [] when traces are off
                          Middleware(RequestTelemetry),
                          Middleware(BodyDeadline, timeout_s=settings.http_body_timeout_s)])
