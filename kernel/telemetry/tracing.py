@@ -269,7 +269,7 @@ def _linked(name: str, contexts: Iterable[SpanContext | None], kind: SpanKind,
             attributes: dict[str, Any]) -> tuple[Any, Any]:
     """A started span linking every distinct context; the child of the one context when
     there is exactly one, else of whatever is current."""
-    distinct = list(dict.fromkeys(c for c in contexts if c is not None))
+    distinct = list({(c.trace_id, c.span_id): c for c in contexts if c is not None}.values())
     parent = None
     if len(distinct) == 1:
         parent = trace.set_span_in_context(trace.NonRecordingSpan(distinct[0]),
