@@ -121,12 +121,17 @@ def configure(exporters: Sequence[SpanExporter], role: str = "core",
 
 
 def instrument(provider: TracerProvider) -> None:
-    """asyncpg statements and httpx calls (the `openai` SDK's embedding and chat requests)
-    become child spans of whatever span is current."""
+    """asyncpg statements and HTTP client calls become child spans of whatever span is
+    current: `httpx`, and `httpx2` (the client the `openai` SDK uses for embedding and chat
+    requests) when it is installed."""
+    from opentelemetry.instrumentation import httpx as httpx_instrumentation
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    instrumentors: list[Any] = [AsyncPGInstrumentor(), HTTPXClientInstrumentor()]  # type: ignore[no-untyped-call]
+    instrumentors: list[Any] = [AsyncPGInstrumentor(),  # type: ignore[no-untyped-call]
+                                httpx_instrumentation.HTTPXClientInstrumentor()]
+    httpx2 = getattr(httpx_instrumentation, "HTTPX2ClientInstrumentor", None)
+    if httpx2 is not None and getattr(httpx_instrumentation, "_httpx2_module", None):
+        instrumentors.append(httpx2())
     for instrumentor in instrumentors:
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument(tracer_provider=provider)
