@@ -41,6 +41,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 Headers = list[tuple[str, bytes]]
+Scope = contextlib.AbstractContextManager
 Attribute = str | int | float | bool
 NO_HEADERS: Headers = []
 TRACEPARENT = "traceparent"
@@ -52,6 +53,8 @@ _on = False
 _tracer: trace.Tracer = trace.NoOpTracer()
 _provider: TracerProvider | None = None
 _w3c = TraceContextTextMapPropagator()
+NULL_SPAN: contextlib.nullcontext[None] = contextlib.nullcontext()
+NULL_HEADERS: contextlib.nullcontext[Headers] = contextlib.nullcontext(NO_HEADERS)
 
 
 def enabled() -> bool:
@@ -199,36 +202,40 @@ def name_request(span: Any, method: str, route: str, request_id: str) -> None:
 
 # --- spans around our own work ----------------------------------------------------------
 
-@contextlib.contextmanager
 def span(name: str, kind: SpanKind = SpanKind.INTERNAL,
-         **attributes: Attribute) -> Iterator[Any]:
+         **attributes: Attribute) -> Scope[Any]:
     """A child of the current span; yields None (and does nothing) when off."""
-    if not _on:
-        yield None
-        return
+    return _span(name, kind=kind, **attributes) if _on else NULL_SPAN
+
+
+@contextlib.contextmanager
+def _span(name: str, kind: SpanKind = SpanKind.INTERNAL,
+          **attributes: Attribute) -> Iterator[Any]:
     with _tracer.start_as_current_span(name, kind=kind, attributes=attributes) as current:
         yield current
 
 
-@contextlib.contextmanager
-def client_span(name: str, provider: str, operation: str) -> Iterator[Any]:
+def client_span(name: str, provider: str, operation: str) -> Scope[Any]:
     """A CLIENT span around one AI provider call (its HTTP request, instrumented through
     httpx, is the child). Outside any traced work it is not sampled."""
-    if not _on:
-        yield None
-        return
+    return _client_span(name, provider, operation) if _on else NULL_SPAN
+
+
+@contextlib.contextmanager
+def _client_span(name: str, provider: str, operation: str) -> Iterator[Any]:
     with _tracer.start_as_current_span(
             name, kind=SpanKind.CLIENT,
             attributes={"gen_ai.system": provider, "gen_ai.operation.name": operation}) as current:
         yield current
 
 
-@contextlib.contextmanager
-def producing(topic: str, **attributes: str | int) -> Iterator[Headers]:
+def producing(topic: str, **attributes: str | int) -> Scope[Headers]:
     """A PRODUCER span around one Kafka send; yields the headers that carry it."""
-    if not _on:
-        yield NO_HEADERS
-        return
+    return _producing(topic, **attributes) if _on else NULL_HEADERS
+
+
+@contextlib.contextmanager
+def _producing(topic: str, **attributes: str | int) -> Iterator[Headers]:
     with _tracer.start_as_current_span(
             f"{topic} publish", kind=SpanKind.PRODUCER,
             attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
@@ -285,14 +292,17 @@ def _linked(name: str, contexts: Iterable[SpanContext | None], kind: SpanKind,
                               attributes=attributes), parent
 
 
-@contextlib.contextmanager
 def linked_span(name: str, contexts: Iterable[SpanContext | None],
                 kind: SpanKind = SpanKind.CONSUMER,
-                **attributes: Attribute) -> Iterator[Any]:
+                **attributes: Attribute) -> Scope[Any]:
     """A current span over work that came from `contexts` (see the module doc)."""
-    if not _on:
-        yield None
-        return
+    return _linked_span(name, contexts, kind=kind, **attributes) if _on else NULL_SPAN
+
+
+@contextlib.contextmanager
+def _linked_span(name: str, contexts: Iterable[SpanContext | None],
+                kind: SpanKind = SpanKind.CONSUMER,
+                **attributes: Attribute) -> Iterator[Any]:
     started, _parent = _linked(name, contexts, kind, attributes)
     with trace.use_span(started, end_on_exit=True):
         yield started
@@ -315,14 +325,15 @@ def end(started: Any) -> None:
 
 # --- the three consumers of a write: projector batch, outbox relay, SSE delivery ---------
 
-@contextlib.contextmanager
-def projector_batch(records: Sequence[Any]) -> Iterator[Any]:
+def projector_batch(records: Sequence[Any]) -> Scope[Any]:
     """The projector's span over one delivered batch (records with `.headers`), linked to
     each event's producer context; current while the batch applies, so its Postgres
     statements are children and the outbox rows it writes carry it."""
-    if not _on:
-        yield None
-        return
+    return _projector_batch(records) if _on else NULL_SPAN
+
+
+@contextlib.contextmanager
+def _projector_batch(records: Sequence[Any]) -> Iterator[Any]:
     contexts = [header_context(r.headers) for r in records]
     attributes: dict[str, Attribute] = {
         "messaging.system": "kafka", "messaging.operation.type": "process",
@@ -332,13 +343,14 @@ def projector_batch(records: Sequence[Any]) -> Iterator[Any]:
         yield current
 
 
-@contextlib.contextmanager
-def relay_span(topic: str, traceparents: Sequence[str | None]) -> Iterator[Headers]:
+def relay_span(topic: str, traceparents: Sequence[str | None]) -> Scope[Headers]:
     """The outbox relay's span over the rows it publishes, linked to the projector batches
     that wrote them; yields the headers that carry it on each `core.changes` record."""
-    if not _on:
-        yield NO_HEADERS
-        return
+    return _relay_span(topic, traceparents) if _on else NULL_HEADERS
+
+
+@contextlib.contextmanager
+def _relay_span(topic: str, traceparents: Sequence[str | None]) -> Iterator[Headers]:
     attributes: dict[str, Attribute] = {
         "messaging.system": "kafka", "messaging.destination.name": topic,
         "messaging.operation.type": "send", "messaging.batch.message_count": len(traceparents)}
@@ -366,37 +378,45 @@ BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
 URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://)[^/@\s:]+(:[^/@\s]*)?@")
 
 
+SECRET_KEY = re.compile(
+    r"(?i)(authorization|x[-_]api[-_]key|x[-_]core[-_]api[-_]key|cookie|token)$|api[-_]?key|"
+    r"password|secret")
+
+
 def redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        clean = SECRET_QUERY.sub(r"\1" + REDACTED, value)
-        clean = BEARER.sub(r"\1 " + REDACTED, clean)
-        return URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", clean)
+        if "=" in value:
+            value = SECRET_QUERY.sub(r"\1" + REDACTED, value)
+        if " " in value:
+            value = BEARER.sub(r"\1 " + REDACTED, value)
+        if "@" in value:
+            value = URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", value)
+        return value
     if isinstance(value, tuple | list):
         return tuple(redact_value(v) for v in value)
     return value
 
 
 def redact_attributes(attributes: Any) -> dict[str, Any]:
-    clean: dict[str, Any] = {}
-    for key, value in (attributes or {}).items():
-        lowered = key.lower()
-        if any(lowered.endswith(header.replace("-", "_")) or lowered.endswith(header)
-               for header in SENSITIVE_HEADERS) or "api_key" in lowered \
-                or "password" in lowered or lowered.endswith("token"):
-            clean[key] = REDACTED
-        else:
-            clean[key] = redact_value(value)
-    return clean
+    return {key: REDACTED if SECRET_KEY.search(key) else redact_value(value)
+            for key, value in (attributes or {}).items()}
 
 
 def redact(span_data: ReadableSpan) -> ReadableSpan:
+    """The span itself when it holds nothing to scrub (the common case), else a copy."""
     from opentelemetry.sdk.trace import Event
 
-    events = [Event(e.name, redact_attributes(e.attributes), e.timestamp)
-              for e in span_data.events]
+    attributes = redact_attributes(span_data.attributes)
+    event_attributes = [redact_attributes(e.attributes) for e in span_data.events]
+    if attributes == dict(span_data.attributes or {}) and redact_value(span_data.name) == \
+            span_data.name and all(clean == dict(e.attributes or {}) for clean, e
+                                   in zip(event_attributes, span_data.events, strict=True)):
+        return span_data
+    events = [Event(e.name, clean, e.timestamp)
+              for clean, e in zip(event_attributes, span_data.events, strict=True)]
     return ReadableSpan(
         name=redact_value(span_data.name), context=span_data.context, parent=span_data.parent,
-        resource=span_data.resource, attributes=redact_attributes(span_data.attributes),
+        resource=span_data.resource, attributes=attributes,
         events=events, links=span_data.links, kind=span_data.kind, status=span_data.status,
         start_time=span_data.start_time, end_time=span_data.end_time,
         instrumentation_scope=span_data.instrumentation_scope)
