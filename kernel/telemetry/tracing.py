@@ -141,10 +141,10 @@ def instrument(provider: TracerProvider) -> None:
 
 
 def disable() -> None:
-    """Back to off (tests): spans already ended are flushed first."""
+    """Back to off (tests, the bench): spans already ended are exported first."""
     global _on, _tracer
     if _provider is not None:
-        _provider.force_flush()
+        _provider.shutdown()
     _on, _tracer = False, trace.NoOpTracer()
 
 

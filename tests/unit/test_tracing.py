@@ -211,3 +211,68 @@ def test_redaction_of_values_and_keys() -> None:
     assert SECRET not in json.dumps(clean)
     assert clean["core.idempotency"] == "fine"
     assert clean["url.full"].endswith("&q=1")
+
+
+class Collector:
+    """A minimal OTLP/HTTP receiver: decodes each POST /v1/traces body (protobuf)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.names: list[str] = []
+        self.bodies: list[bytes] = []
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                body = self.rfile.read(int(self.headers["content-length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                collector.bodies.append(body)
+                collector.names += [s.name for r in request.resource_spans
+                                    for scope in r.scope_spans for s in scope.spans]
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                return None
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_standard_variables_export_otlp_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    collector = Collector()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
+        exporters = tracing.environment_exporters()
+        assert [type(e).__module__ for e in exporters] == \
+            ["opentelemetry.exporter.otlp.proto.http.trace_exporter"]
+        tracing.configure(exporters, "core-test", instrument_libraries=False)
+        try:
+            with tracing.span("otlp check", **{"http.url": f"/x?access_token={SECRET}"}):
+                pass
+        finally:
+            tracing.disable()
+        assert "otlp check" in collector.names
+        assert all(SECRET.encode() not in body for body in collector.bodies)
+    finally:
+        collector.close()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    assert type(tracing.otlp_exporter()).__module__ == \
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
