@@ -200,6 +200,14 @@ def name_request(span: Any, method: str, route: str, request_id: str) -> None:
     span.set_attribute("core.request_id", request_id)
 
 
+def log_ids(span: Any) -> dict[str, str]:
+    """`trace_id` and `span_id` for a JSON log line (nothing when off)."""
+    if span is None:
+        return {}
+    ids = span.get_span_context()
+    return {"trace_id": f"{ids.trace_id:032x}", "span_id": f"{ids.span_id:016x}"}
+
+
 # --- spans around our own work ----------------------------------------------------------
 
 def span(name: str, kind: SpanKind = SpanKind.INTERNAL,

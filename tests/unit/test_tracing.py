@@ -133,6 +133,9 @@ async def test_one_write_is_one_trace_from_request_to_sse_delivery(
     relay = by_name(done, "t.changes publish")
     deliver = by_name(done, "sse deliver")
     assert server.kind is SpanKind.SERVER and server.parent is None
+    assert tracing.log_ids(server) == {"trace_id": f"{server.context.trace_id:032x}",
+                                       "span_id": f"{server.context.span_id:016x}"}
+    assert tracing.log_ids(None) == {}
     assert server.attributes is not None and server.attributes["http.route"] == \
         "/api/v1/memories"
     assert embed.kind is SpanKind.CLIENT and publish.kind is SpanKind.PRODUCER
