@@ -13,6 +13,7 @@ from commands.outcome_waiter import OutcomeWaiter
 from kernel.http import json_response
 from kernel.kafka import subject_key
 from kernel.telemetry.kafka import timed_produce
+from kernel.telemetry.tracing import producing
 from schemas.envelope import EventEnvelope
 
 
@@ -30,9 +31,11 @@ def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:
 
 async def produce_event(producer: AIOKafkaProducer, topic: str, event: EventEnvelope) -> None:
     """The one way an event enters the log: keyed by project + subject, with its headers."""
-    await producer.send_and_wait(
-        topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),
-        headers=event_headers(event))
+    with producing(topic, **{"core.event_id": event.event_id,
+                             "core.event_type": event.type}) as trace:
+        await producer.send_and_wait(
+            topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),
+            headers=event_headers(event) + trace)
 
 
 @dataclass

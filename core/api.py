@@ -32,6 +32,7 @@ from kernel.kafka import new_producer
 from kernel.routing import Dispatcher
 from kernel.schema_pools import PoolProxy, SchemaPools
 from kernel.settings import Settings
+from kernel.telemetry import tracing
 from queries.change_tailer import ChangeTailer
 from queries.recall import LLMRecall, RecallEngine, build_recall_engine
 from queries.routes import event_routes, query_routes
@@ -50,6 +51,7 @@ def recall_engine(ai: AIWiring) -> RecallEngine:
 
 def create_api(settings: Settings) -> Edge:
     state: dict[str, Dispatcher] = {}
+    tracing.setup("core-api")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -101,7 +103,10 @@ def create_api(settings: Settings) -> Edge:
         response = await state["dispatcher"](Request(scope, receive, send))
         await response(scope, receive, send)
 
-    http = RequestTelemetry(BodyDeadline(endpoint, timeout_s=settings.http_body_timeout_s))
+    http: ASGIApp = RequestTelemetry(BodyDeadline(endpoint,
+                                                  timeout_s=settings.http_body_timeout_s))
+    for layer in reversed(tracing.asgi_middleware()):  # none when traces are off
+        http = layer.cls(http, *layer.args, **layer.kwargs)
     return Edge(http, Starlette(lifespan=lifespan))
 
 

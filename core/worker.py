@@ -30,6 +30,7 @@ from kernel.db import create_pool
 from kernel.kafka import new_producer
 from kernel.settings import Settings
 from kernel.tasks import SupervisedTask
+from kernel.telemetry import tracing
 from projections.applier import Applier, BatchResult, Record
 from projections.handlers import BATCHERS, HANDLERS
 from projections.live import LiveProjector
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_rebalance_timeout=10,
         producer_acks=-1,
     )
+    tracing.setup("core-worker")
     services = WorkerServices(settings)
     events = _raw_topic(app, settings.events_topic)
 
@@ -87,7 +89,9 @@ def _assigned(app: faust.App, topic: str) -> set[int]:
 
 def _record(event: Any) -> Record:
     message = event.message
-    return Record(message.topic, message.partition, message.offset, message.key, message.value)
+    headers = tuple(message.headers or ()) if tracing.enabled() else ()
+    return Record(message.topic, message.partition, message.offset, message.key, message.value,
+                  headers)
 
 
 class WorkerServices:
@@ -184,7 +188,8 @@ class ProjectorRuntime:
     async def apply(self, records: list[Record]) -> None:
         started = time.perf_counter()
         try:
-            results = await self.live.apply(records)
+            with tracing.projector_batch(records):
+                results = await self.live.apply(records)
         except Exception:
             log.exception("projector batch failed; its records are re-read from the log")
             return

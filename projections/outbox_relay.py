@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from kernel.kafka import subject_key
 from kernel.metrics import OUTBOX_RELAY_UP
 from kernel.tasks import drain_when_woken
+from kernel.telemetry import tracing
 
 RELAY_LOCK = 0x52454C41  # "RELA"
 log = logging.getLogger("core.projections.relay")
@@ -82,10 +83,15 @@ class OutboxRelay:
         return len(rows)
 
     async def _produce(self, rows: list[asyncpg.Record]) -> None:
-        sends = [
-            await self.producer.send(
-                self.topic, change_message(r), key=subject_key(r["project_id"], r["subject_id"]),
-                headers=[("type", r["type"].encode()), ("change_id", r["change_id"].encode())])
-            for r in rows
-        ]
-        await asyncio.gather(*sends)
+        if not rows:
+            return
+        with tracing.relay_span(self.topic, [r.get("trace_context") for r in rows]) as trace:
+            sends = [
+                await self.producer.send(
+                    self.topic, change_message(r),
+                    key=subject_key(r["project_id"], r["subject_id"]),
+                    headers=[("type", r["type"].encode()), ("change_id", r["change_id"].encode()),
+                             *trace])
+                for r in rows
+            ]
+            await asyncio.gather(*sends)

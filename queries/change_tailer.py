@@ -13,12 +13,14 @@ import asyncio
 import enum
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
 from kernel.kafka import partition_count
 from kernel.settings import Settings
 from kernel.tasks import SupervisedTask
+from kernel.telemetry import tracing
 from queries.change_feed import FeedChange, StreamFilter, decode_change
 from queries.changes_topic import changes_consumer
 from queries.shared_catchup import CatchUps
@@ -39,6 +41,8 @@ class Delivery:
     offset: int
     snapshot: tuple[int, ...]
     change: FeedChange
+    trace: Any = None
+    """The relay span's context from the record's `traceparent` (None when traces are off)."""
 
 
 @dataclass(eq=False)
@@ -167,7 +171,8 @@ class ChangeTailer:
                     for s in group]
         if not matching:
             return
-        delivery = Delivery(record.partition, record.offset, tuple(self.positions), change)
+        delivery = Delivery(record.partition, record.offset, tuple(self.positions), change,
+                            tracing.header_context(record.headers) if tracing.enabled() else None)
         for subscription in matching:
             if not subscription.offer(delivery):
                 self.unsubscribe(subscription, Signal.OVERFLOW)

@@ -47,6 +47,7 @@ from starlette.responses import Response
 from kernel.access import caller_of
 from kernel.http import error, str_param
 from kernel.routing import PRINCIPAL, STILL_ADMITTED, Call, Handler
+from kernel.telemetry import tracing
 from kernel.timefmt import iso_ms, now_ms
 from queries.change_feed import (
     CLAIM_TYPES,
@@ -164,7 +165,11 @@ class ChangeStream:
             items = await subscription.next_batch(min(beat, recheck) - time.monotonic())
             chunk, signal = self._batch(cursor, items)
             if chunk:
-                yield chunk
+                delivery = tracing.sse_delivery(items)  # one span per written batch
+                try:
+                    yield chunk
+                finally:
+                    tracing.end(delivery)
             if signal is Signal.OVERFLOW:
                 yield frame("overflow", {"reason": "queue_full"})
             if signal is not None:
