@@ -167,6 +167,9 @@ COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate":
             "keys": cmd_keys, **HISTORY_COMMANDS, **OPS_COMMANDS}
 
 
+SERVICES = {"dev", "serve", "worker"}
+
+
 def run_bench(bench_args: list[str]) -> int:
     """`core bench …` = `python -m bench …` from the source checkout (bench/ is not installed)."""
     import subprocess
@@ -184,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # services log what they do; one-shot commands keep stderr for warnings, errors and the
+    # progress bar
+    level = logging.INFO if args.command in SERVICES else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return COMMANDS[args.command](load_settings(), args)
 
 
