@@ -42,6 +42,13 @@ class RestoreError(RuntimeError):
     pass
 
 
+class PgToolFailed(RuntimeError):
+    def __init__(self, tool: str, code: int, stderr: str) -> None:
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        self.tool, self.reason = tool, (lines[0] if lines else f"exit code {code}")
+        super().__init__(f"{tool} failed ({code}): {stderr.strip()}")
+
+
 def libpq_target(dsn: str) -> tuple[str, dict[str, str]]:
     """The DSN without its password (kept out of argv) and the environment carrying it."""
     parts = urlsplit(dsn)
@@ -58,7 +65,7 @@ def run_pg(tool: str, args: list[str], dsn: str) -> None:
     done = subprocess.run([pg_bin(tool), *args, "--dbname", target],
                           env={**os.environ, **secret}, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip()}")
+        raise PgToolFailed(tool, done.returncode, done.stderr)
 
 
 def backup(settings: Settings, out: Path, phases: Phases = no_phases) -> dict[str, Any]:

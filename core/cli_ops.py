@@ -51,10 +51,10 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_topics(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     from kernel.kafka import ensure_topics
 
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, timeout=args.wait))
     say(f"topics ready: {settings.events_topic}, {settings.changes_topic}, "
         f"{settings.dlq_topic} ({settings.partitions} partitions)")
     return 0
@@ -68,7 +68,9 @@ def add_ops_parsers(sub: Any) -> None:
                                              "(and the events topic, if it is empty)")
     restore.add_argument("--from", dest="source", required=True, help="backup directory")
     add_json_flag(restore)
-    sub.add_parser("topics", help="create the events, changes and DLQ topics if absent")
+    topics = sub.add_parser("topics", help="create the events, changes and DLQ topics if absent")
+    topics.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="how long to wait for the brokers to answer (default 60)")
 
 
 OPS_COMMANDS = {"backup": cmd_backup, "restore": cmd_restore, "topics": cmd_topics}
