@@ -51,7 +51,7 @@ def one_line_failure(system: System, *args: str, **env: str) -> str:
 
 
 def nothing_listens() -> str:
-    return f"postgresql://postgres@127.0.0.1:{free_port()}/core"
+    return f"postgresql://postgres:s3cret-pw@127.0.0.1:{free_port()}/core"
 
 
 @pytest.mark.parametrize("command", [["serve"], ["worker"], ["migrate"], ["keys", "list"],
@@ -62,6 +62,7 @@ def test_no_database(ready: System, command: list[str]) -> None:
     port = dsn.rsplit(":", 1)[1].split("/")[0]
     assert f"cannot connect to Postgres at postgres@127.0.0.1:{port}/core" in line
     assert "connection refused" in line and "DATABASE_URL" in line
+    assert "s3cret-pw" not in line
 
 
 def test_database_does_not_exist(ready: System, infra: Infra) -> None:
