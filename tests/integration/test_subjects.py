@@ -13,6 +13,7 @@ import pytest
 
 from core.auth.api_keys import create_key
 from tests.support.system import System
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +65,15 @@ async def test_most_recent_first_with_counts_that_follow_the_decisions(system: S
         listed = await subjects(api)
         assert rows(listed) == [("ada", 1, 1), ("alan", 0, 1), ("grace", 1, 0)]
         timeline = (await api.get("/api/v1/subjects/ada/timeline")).json()["data"]
+        # A recall is activity without a count change: grace moves up, counts stay.
+        await api.get("/api/v1/memories/search", params={
+            "subject_id": "grace", "q": "moth relay", "chat_id": "c1"})
+
+        async def grace_first() -> bool:
+            return rows(await subjects(api))[0] == ("grace", 1, 0)
+
+        await wait_until(grace_first, "the recall makes grace the most recently active")
+        assert rows(await subjects(api))[1:] == [("ada", 1, 1), ("alan", 0, 1)]
     assert listed["data"][0]["last_activity_at"] == timeline[-1]["occurred_at"]
     assert kept and listed["project_id"] == project and listed["next_cursor"] is None
     conn = await asyncpg.connect(system.dsn)

@@ -19,8 +19,8 @@ def row(project: str, subject: str, at: datetime) -> tuple[object, ...]:
     return (project, subject, 0, 1, "e", "memory.submitted", 1, at, "actor", None, {}, 201)
 
 
-def change(project: str, subject: str, at: datetime) -> Change:
-    return Change("c", "memory.deleted", project, subject, {}, "e", at)
+def change(project: str, subject: str, at: datetime, kind: str = "memory.deleted") -> Change:
+    return Change("c", kind, project, subject, {}, "e", at)
 
 
 def test_a_batch_groups_per_subject_with_its_latest_event() -> None:
@@ -28,8 +28,10 @@ def test_a_batch_groups_per_subject_with_its_latest_event() -> None:
     touched = touched_subjects(
         [row("p", "a", later), row("p", "a", T0), row("p", "b", T0), row("q", "a", T0),
          row("p", "", later)],
-        [change("p", "c", T0), change("p", "a", T0)])
-    assert touched == {("p", "a"): later, ("p", "b"): T0, ("q", "a"): T0, ("p", "c"): T0}
+        [change("p", "c", T0), change("p", "a", T0),
+         change("q", "a", T0, "memory.extraction_requested")])
+    assert touched == {("p", "a"): (later, True), ("p", "b"): (T0, False),
+                       ("q", "a"): (T0, False), ("p", "c"): (T0, True)}
 
 
 def test_a_cursor_round_trips_to_the_microsecond() -> None:
