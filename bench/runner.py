@@ -54,11 +54,12 @@ async def scenarios(bench: Bench) -> None:
     from bench.catchup import run_projector
     from bench.reads import run_reads
     from bench.sse import run_sse
+    from bench.subjects import run_subjects
     from bench.writes import run_writes
 
     await _warm_up(bench)
     for name, scenario in (("writes", run_writes), ("sse", run_sse), ("reads", run_reads),
-                           ("projector", run_projector)):
+                           ("projector", run_projector), ("subjects", run_subjects)):
         if bench.wants(name):
             await scenario(bench)
 

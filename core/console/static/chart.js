@@ -11,7 +11,7 @@ export function svg(tag, attrs = {}, ...children) {
     if (name === 'dataset') Object.entries(value).forEach(([k, v]) => { el.dataset[k] = v; });
     else el.setAttribute(name, String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }

@@ -37,11 +37,11 @@ export function slotChart(items, slotName, when) {
   const pad = { left: 130, right: 20, top: 12, bottom: 18 };
   const step = 70;
   const laneHeight = 30;
-  const width = pad.left + pad.right + Math.max(items.length - 1, 1) * step + 20;
+  const width = pad.left + pad.right + Math.max(items.length - 1, 1) * step + 60;
   const height = pad.top + pad.bottom + claims.length * laneHeight;
   const x = (i) => pad.left + 10 + i * step;
   const y = (claimId) => pad.top + lane.get(claimId) * laneHeight + laneHeight / 2;
-  const end = x(Math.max(items.length - 1, 0)) + 10;
+  const end = x(Math.max(items.length - 1, 0)) + 50; // an open span runs on to "now"
   const color = (claimId) => PALETTE[lane.get(claimId) % PALETTE.length];
   const spans = winnerSpans(items);
   const winnerText = (s) => `${claimValue(claims, s.claimId)} won from ${when(items[s.from].at)}${s.to === null ? ' until now' : ` to ${when(items[s.to].at)}`}`;
