@@ -17,7 +17,7 @@ import orjson
 from starlette.responses import Response
 
 from kernel.http import error, int_param, json_response, str_param
-from kernel.input_limits import Invalid, identifier
+from kernel.input_limits import Invalid, fits, identifier
 from kernel.routing import Call, Handler
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,7 +38,7 @@ def decode_cursor(text: str) -> Cursor | None:
         micros, subject_id = orjson.loads(raw)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         return None
-    if type(micros) is not int or not isinstance(subject_id, str):
+    if type(micros) is not int or not isinstance(subject_id, str) or not fits(subject_id):
         return None
     try:
         return EPOCH + timedelta(microseconds=micros), subject_id

@@ -41,7 +41,9 @@ def test_a_cursor_round_trips_to_the_microsecond() -> None:
 
 
 def test_foreign_cursors_are_refused() -> None:
-    for text in ("", "not-a-cursor", "WzEsMl0", "WyJ4IiwieSJd", "Wzk5OTk5OTk5OTk5OTk5OTk5OSwieCJd"):
+    nul = encode_cursor(T0, "a\x00b")
+    for text in ("", "not-a-cursor", "WzEsMl0", "WyJ4IiwieSJd", "Wzk5OTk5OTk5OTk5OTk5OTk5OSwieCJd",
+                 nul):
         assert decode_cursor(text) is None, text
 
 
