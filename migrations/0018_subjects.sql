@@ -23,4 +23,5 @@ SELECT e.project_id, e.subject_id,
           AND c.subject_id = e.subject_id AND c.status = 'active'),
        max(e.occurred_at)
 FROM subject_events e
+WHERE e.subject_id <> ''
 GROUP BY e.project_id, e.subject_id;
