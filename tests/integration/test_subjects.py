@@ -4,7 +4,9 @@ pages, the read scope, and the activity time taken from the events (not a clock)
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,7 +14,8 @@ import httpx
 import pytest
 
 from core.auth.api_keys import create_key
-from tests.support.system import System
+from kernel.migrate import migrate, migration_files
+from tests.support.system import Infra, System
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -133,3 +136,43 @@ async def test_bad_input_and_scope(system: System) -> None:
     assert forbidden.status_code == 403
     assert forbidden.json()["error"] == "insufficient_scope"
     assert empty["data"] == [] and empty["next_cursor"] is None
+
+
+async def test_the_migration_fills_subjects_projected_before_it(infra: Infra,
+                                                                tmp_path: Path) -> None:
+    name = f"subj_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.dsn())
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    files = migration_files()
+    ours = next(i for i, f in enumerate(files) if f.version.endswith("_subjects"))
+    before = tmp_path / "before"
+    before.mkdir()
+    for f in files[:ours]:
+        shutil.copy(f.path, before / f.path.name)
+    conn = await asyncpg.connect(infra.dsn(name))
+    try:
+        await migrate(conn, before)
+        await conn.execute(PROJECTED_ROWS)
+        await migrate(conn)
+        found = await conn.fetch("SELECT subject_id, memory_count, claim_count, "
+                                 "last_activity_at::text AS at FROM subjects ORDER BY 1")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in found] == [("ada", 1, 1, "2026-01-02 00:00:00+00"),
+                                         ("bob", 0, 0, "2026-01-03 00:00:00+00")]
+
+
+PROJECTED_ROWS = """
+INSERT INTO memories (id, project_id, subject_id, text, status, is_deleted) VALUES
+  ('m1', 'p', 'ada', 'kept', 'active', false), ('m2', 'p', 'ada', 'old', 'superseded', false),
+  ('m3', 'p', 'ada', 'gone', 'active', true), ('m4', 'p', 'bob', 'gone', 'active', true);
+INSERT INTO claims (claim_id, project_id, subject_id, predicate, object_value, slot, status)
+VALUES ('c1', 'p', 'ada', 'f', 'x', 'f', 'active'), ('c2', 'p', 'ada', 'f', 'y', 'f', 'retracted');
+INSERT INTO subject_events (project_id, subject_id, topic_partition, log_offset, event_id, type,
+  v, occurred_at, actor, payload) VALUES
+  ('p', 'ada', 0, 1, 'e1', 'memory.submitted', 1, '2026-01-01T00:00:00Z', 'k', '{}'),
+  ('p', 'ada', 0, 2, 'e2', 'claim.asserted', 1, '2026-01-02T00:00:00Z', 'k', '{}'),
+  ('p', 'bob', 1, 1, 'e3', 'memory.deleted', 1, '2026-01-03T00:00:00Z', 'k', '{}'),
+  ('p', '', 1, 2, 'e4', 'memory.recalled', 1, '2026-01-04T00:00:00Z', 'k', '{}');
+"""
