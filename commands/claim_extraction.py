@@ -1,12 +1,14 @@
 """Background claim extraction (spec §7.4), outside the fold: it runs the extraction engine
 and records the result as its own event.
 
-The memory projector enqueues a request in `extraction_requests` — in the transaction that
-creates the memory — unless `extract_claims=false` or `no_supersede=true`. The queue is the
-agent's position: a request is deleted only in the transaction that saw its event produced,
-so a crash, a Kafka or Postgres outage, or a redelivery loses none (at least once). Each
-request runs the extraction engine (force=true, no context) — network I/O and a clock,
-which is why this is command-side code and not a projector — and produces ONE
+With the simple engine the command handler decides a memory's claims at write time
+(`decided_at_write`) and they ride in `memory.submitted`. Otherwise (LLM engine, or a v1
+event) the memory projector enqueues a request in `extraction_requests` — in the
+transaction that creates the memory — unless `extract_claims=false` or `no_supersede=true`.
+The queue is the agent's position: a request is deleted only in the transaction that saw
+its event produced, so a crash, a Kafka or Postgres outage, or a redelivery loses none (at
+least once). Each request runs the extraction engine (force=true, no context) — network I/O
+and a clock, which is why this is command-side code and not a projector — and produces ONE
 `claims.extracted` event for the memory's subject with the flattened claims (≤ 20) and their
 embeddings. Claim ids derive from the memory id (uuid5), so a repeated request produces
 identical ids and the projector keeps the first extraction; it also skips a memory deleted in
@@ -46,6 +48,21 @@ def derived_ids(memory_id: str, index: int) -> tuple[str, str]:
     name = f"{memory_id}/claims/{index}"
     return (f"clm_{uuid.uuid5(CLAIM_ID_NAMESPACE, name)}",
             f"ast_{uuid.uuid5(CLAIM_ID_NAMESPACE, name + '/assertion')}")
+
+
+ClaimDecider = Callable[[str, str], Awaitable[list[ClaimAsserted] | None]]
+"""(memory id, text) → the claims decided at write time, or None (the agent decides)."""
+
+
+async def decided_at_write(engine: ExtractionEngine | None, embed: Embed, memory_id: str,
+                           text: str) -> list[ClaimAsserted] | None:
+    """The claims of a new memory when the engine is a pure function of the text (the simple
+    engine): decided once, here, and carried in `memory.submitted`. None for an engine whose
+    answer must be recorded by the agent after the fact (LLM: slow, non-deterministic)."""
+    if engine is None or engine.name != "simple":
+        return None
+    found = flatten_claims(await engine.extract(text.strip(), True))
+    return [await claim_event(memory_id, i, claim, embed) for i, claim in enumerate(found)]
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,11 @@ class OutcomeWaiter:
             COMMAND_OUTCOME_PATHS.labels(path).inc()
 
     def _on_notify(self, payload: str) -> None:
-        event_id, outcome = read_notice(payload)
-        if outcome is not None:
-            self._resolve(event_id, outcome, "notice")
-        elif event_id in self.pending:
-            self.lookups.spawn(self._look_up(event_id))
+        for event_id, outcome in read_notice(payload):
+            if outcome is not None:
+                self._resolve(event_id, outcome, "notice")
+            elif event_id in self.pending:
+                self.lookups.spawn(self._look_up(event_id))
 
     async def _look_up(self, event_id: str) -> None:
         outcome = await fetch_outcome(self.pool, event_id)

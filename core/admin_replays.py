@@ -162,7 +162,7 @@ class AsOfReplays:
 
     async def _build(self, conn: asyncpg.Connection, name: str, project_id: str,
                      until: datetime) -> dict[str, Any]:
-        await conn.execute("SELECT pg_advisory_lock($1)", lock_key(name))
+        await conn.execute("SELECT pg_advisory_lock($1)", lock_key(name))  # own connection
         try:
             return await self._replay(conn, name, project_id, until)
         finally:

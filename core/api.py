@@ -9,10 +9,8 @@ from typing import cast
 
 import asyncpg
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from commands.context import CommandContext
 from commands.outcome_waiter import OutcomeWaiter
@@ -21,6 +19,8 @@ from commands.record_recall import recall_recorder
 from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
+from core.auth.key_cache import KeyCache
+from core.batch_routes import BatchLimits, batch_routes
 from core.console import console_routes
 from core.http_deadlines import BodyDeadline
 from core.openapi import openapi_route
@@ -48,7 +48,7 @@ def recall_engine(ai: AIWiring) -> RecallEngine:
     return engine
 
 
-def create_api(settings: Settings) -> Starlette:
+def create_api(settings: Settings) -> Edge:
     state: dict[str, Dispatcher] = {}
 
     @contextlib.asynccontextmanager
@@ -66,18 +66,21 @@ def create_api(settings: Settings) -> Starlette:
         ai = build_ai(settings)
         recall = recall_engine(ai)
         ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,
-                             extraction=ai.extraction)
+                             extraction=ai.extraction, embed_many=ai.embedder.embed_many)
         tailer = ChangeTailer.from_settings(settings)
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
+        keys = KeyCache(pool, dsn)
+        keys.start()
+        guard, purger = build_guard(settings, pool, pools, keys)
         routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
                   + event_routes(tailer, StreamLimits.from_settings(settings))
-                  + ops.routes())
+                  + ops.routes()
+                  + batch_routes(ctx, guard.idempotency, BatchLimits.from_settings(settings)))
         replays = AsOfReplays(settings)
         routes += (replays.routes() + dead_letter_routes(settings)
                    + console_routes())
         routes.append(openapi_route(routes))
-        guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         replay_tasks = replays.start()
         try:
@@ -86,6 +89,7 @@ def create_api(settings: Settings) -> Starlette:
             for task in replay_tasks:
                 await task.stop()
             await purger.stop()
+            await keys.stop()
             await ops.close()
             await tailer.stop()
             await waiter.stop()
@@ -93,11 +97,25 @@ def create_api(settings: Settings) -> Starlette:
             await producer.stop()
             await pools.close()
 
-    async def endpoint(request: Request) -> Response:
-        return await state["dispatcher"](request)
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await state["dispatcher"](Request(scope, receive, send))
+        await response(scope, receive, send)
 
-    methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "HEAD"]
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)],
-                     lifespan=lifespan, middleware=[
-                         Middleware(RequestTelemetry),
-                         Middleware(BodyDeadline, timeout_s=settings.http_body_timeout_s)])
+    http = RequestTelemetry(BodyDeadline(endpoint, timeout_s=settings.http_body_timeout_s))
+    return Edge(http, Starlette(lifespan=lifespan))
+
+
+class Edge:
+    """The API as one ASGI callable: HTTP goes through request telemetry and the body
+    deadline straight to the dispatcher, which answers every error itself — Starlette's
+    router and exception middleware layers cost CPU on every request and add nothing here;
+    Starlette runs the lifespan."""
+
+    def __init__(self, http: ASGIApp, lifespan_app: Starlette) -> None:
+        self.http, self.lifespan_app = http, lifespan_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
+            await self.lifespan_app(scope, receive, send)

@@ -93,7 +93,7 @@ class SecureGuard(RequestGuard):
 
     async def _write_guarded(self, run: Runner, route: RouteSpec, call: Call,
                              principal: Principal) -> Response:
-        if call.request.method.upper() not in WRITE_METHODS:
+        if call.request.method.upper() not in WRITE_METHODS or route.own_body:
             return await run(route, call)
         body = await read_limited(call.request, self.max_body_bytes)
         if body is None:  # and close the connection rather than drain the rest

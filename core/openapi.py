@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.openapi_responses import COMPONENTS, responses_of
 from kernel.routing import PUBLIC, RouteSpec
 
 Schema = dict[str, Any]
@@ -45,6 +46,10 @@ BODIES: dict[tuple[str, str], Schema] = {
     ("POST", "/api/v1/memories/extract"): EXTRACT_BODY,
     ("POST", "/api/v1/claims"): CLAIM_BODY,
     ("POST", "/api/v1/claims/{id}/retract"): RETRACT_BODY,
+    ("POST", "/api/v1/memories/batch"): {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": MEMORY_BODY}}},
+    ("POST", "/api/v1/claims/batch"): {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": CLAIM_BODY}}},
 }
 LIST = {"subject_id": STRING, "limit": INTEGER, "offset": INTEGER}
 QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
@@ -76,7 +81,7 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', route.path)}",
         "parameters": parameters, "x-core-scope": route.scope,
-        "responses": {"default": {"description": "JSON object (see the spec)"}},
+        "responses": responses_of(route.method, route.path),
     }
     if route.scope != PUBLIC:
         operation["security"] = [{"apiKey": []}, {"bearer": []}]
@@ -96,7 +101,7 @@ def openapi_document(routes: Sequence[RouteSpec]) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "CORE memory engine", "version": "1"},
         "paths": paths,
-        "components": {"securitySchemes": {
+        "components": {"schemas": COMPONENTS, "securitySchemes": {
             "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
             "bearer": {"type": "http", "scheme": "bearer"}}},
     }

@@ -10,6 +10,7 @@ import asyncpg
 
 from core.auth.authenticator import Authenticator
 from core.auth.jwt_tokens import JwtConfig, secret_problem
+from core.auth.key_cache import KeyCache
 from core.guard import SecureGuard
 from core.idempotency import IdempotencyStore
 from kernel.schema_pools import SchemaPools
@@ -20,8 +21,8 @@ log = logging.getLogger("core.security")
 PURGE_EVERY_S = 600
 
 
-def build_guard(settings: Settings, pool: asyncpg.Pool,
-                pools: SchemaPools) -> tuple[SecureGuard, SupervisedTask]:
+def build_guard(settings: Settings, pool: asyncpg.Pool, pools: SchemaPools,
+                keys: KeyCache) -> tuple[SecureGuard, SupervisedTask]:
     required = settings.auth.strip().lower() != "disabled"
     if not required:
         log.warning("!!! CORE_AUTH=disabled: every route is open to anyone who can reach "
@@ -29,7 +30,7 @@ def build_guard(settings: Settings, pool: asyncpg.Pool,
     jwt_config = jwt_config_from(settings)
     lease = settings.command_timeout_ms / 1000 + 5
     store = IdempotencyStore(pool, lease_s=lease, wait_s=lease)
-    guard = SecureGuard(Authenticator(pool, jwt_config, required=required), store,
+    guard = SecureGuard(Authenticator(keys.principal, jwt_config, required=required), store,
                         settings.max_body_bytes, pools)
     async def purge() -> None:
         await _purge_forever(store, settings.idempotency_ttl_s)

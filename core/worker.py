@@ -22,7 +22,9 @@ import faust
 from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
-from commands.claim_extraction import ClaimExtractor
+from commands.claim_extraction import ClaimExtractor, decided_at_write
+from core.intake import command_intake
+from core.stream_batches import take_available
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
 from kernel.kafka import new_producer
@@ -34,9 +36,9 @@ from projections.live import LiveProjector
 from projections.maintenance import GrowthAnalyzer
 from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
+from schemas.claim_events import ClaimAsserted
 
 log = logging.getLogger("core.projections.worker")
-BATCH_WINDOW_S = 0.02
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -59,7 +61,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(events, concurrency=1)
     async def project(stream: Any) -> None:
         runtime = await services.projector(lambda: _assigned(app, settings.events_topic))
-        async for batch in stream.take_events(settings.projector_batch_max, BATCH_WINDOW_S):
+        async for batch in take_available(stream, settings.projector_batch_max):
             await runtime.apply([_record(e) for e in batch])
 
     @app.on_partitions_assigned.connect
@@ -153,6 +155,14 @@ class WorkerServices:
         self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,
                                         self.producer, settings.events_topic)
         self.tasks.append(SupervisedTask("claim-extraction", self.extractor.run).start())
+        ai = self.ai
+
+        async def decide(memory_id: str, text: str) -> list[ClaimAsserted] | None:
+            return await decided_at_write(ai.extraction, ai.embedder.embed, memory_id, text)
+
+        intake = command_intake(settings, self.pool, ai.embedder.embed_many, self.producer,
+                                decide)
+        self.tasks.append(SupervisedTask("command-intake", intake.run).start())
         analyzer = GrowthAnalyzer(self.pool, settings.analyze_growth, settings.analyze_check_s)
         self.tasks.append(SupervisedTask("analyze", analyzer.run).start())
         if settings.worker_metrics_port:

@@ -18,12 +18,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (`pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL`), one round trip per release: CORE keeps no session state on
+    pooled connections (settings are `SET LOCAL`, locks are transaction locks, LISTEN has its
+    own connection). asyncpg still rolls back an open transaction before calling this."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
                       search_path: str | None = None) -> asyncpg.Pool:
     settings = {"search_path": _path(search_path)} if search_path else None
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-        server_settings=settings,
+        server_settings=settings, reset=_keep_session,
     )
     assert pool is not None
     return pool

@@ -51,12 +51,12 @@ def parse_body(raw: bytes) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidBody from exc
-    if _js_falsy(value):
+    if js_falsy(value):
         raise InvalidBody
     return value
 
 
-def _js_falsy(value: Any) -> bool:
+def js_falsy(value: Any) -> bool:
     if value is None or value is False or value == "":
         return True
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0

@@ -67,7 +67,7 @@ async def status(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> 
 
 async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending files; refuse when an applied file's checksum changed. Returns versions."""
-    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_ID)
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_ID)  # own connection
     try:
         current = await status(conn, directory)
         if current.changed:

@@ -41,6 +41,9 @@ class RouteSpec:
     path: str
     handler: Handler
     scope: str
+    own_body: bool = False
+    """The handler reads (streams) the body itself, with its own limits and Idempotency-Key
+    handling (the batch routes); the guard then reads nothing."""
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     position_check_s: float = Field(default=5.0, alias="CORE_POSITION_CHECK_S")
     analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
     analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
+    batch_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1,
+                                      alias="CORE_BATCH_MAX_BODY_BYTES")
+    batch_max_line_bytes: int = Field(default=1024 * 1024, ge=1,
+                                      alias="CORE_BATCH_MAX_LINE_BYTES")
+    batch_max_request_items: int = Field(default=100_000, ge=1, le=10**9,
+                                         alias="CORE_BATCH_MAX_REQUEST_ITEMS")
+    intake_group: str = Field(default="", alias="CORE_INTAKE_GROUP")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
@@ -123,6 +130,18 @@ class Settings(BaseSettings):
     @property
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}.events.dlq"
+
+    @property
+    def commands_topic(self) -> str:
+        return f"{self.topic_prefix}.commands"
+
+    @property
+    def rejected_commands_topic(self) -> str:
+        return f"{self.topic_prefix}.commands.rejected"
+
+    @property
+    def intake_consumer_group(self) -> str:
+        return self.intake_group or f"{self.worker_group}-intake"
 
     @property
     def embedded_password_file(self) -> Path:

@@ -16,7 +16,7 @@ import orjson
 from projections.unit_of_work import Change
 from schemas.changes import MEMORY_EXTRACTION_REQUESTED
 from schemas.envelope import EventEnvelope
-from schemas.outcomes import OUTCOME_CHANNEL, Outcome, outcome_notice
+from schemas.outcomes import OUTCOME_CHANNEL, Outcome, outcome_notices
 
 TopicPartition = tuple[str, int]
 REASON_MAX = 2000
@@ -98,8 +98,8 @@ async def store_outcomes(conn: asyncpg.Connection,
           e.occurred_at, e.actor) for e, o, key in outcomes])
     if notify:
         await conn.executemany("SELECT pg_notify($1, $2)",
-                               [(OUTCOME_CHANNEL, outcome_notice(e.event_id, o))
-                                for e, o, _ in outcomes])
+                               [(OUTCOME_CHANNEL, notice) for notice in
+                                outcome_notices((e.event_id, o) for e, o, _ in outcomes)])
 
 
 async def store_dead_letters(conn: asyncpg.Connection, letters: Iterable[DeadLetter]) -> None:

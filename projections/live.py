@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from projections.applier import Applier, BatchResult, OffsetGap
 from projections.batch_writes import Record, TopicPartition
-from projections.log_reader import log_ends, read_range
+from projections.log_reader import LogEnds, read_range
 
 log = logging.getLogger("core.projections.live")
 Applied = Callable[[list[BatchResult]], None]
@@ -36,6 +36,10 @@ class LiveProjector:
     last_seen: dict[int, int] = field(default_factory=dict)
     newly_assigned: set[int] = field(default_factory=set)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    ends: LogEnds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ends = LogEnds(self.bootstrap, self.topic)
 
     async def apply(self, records: list[Record]) -> list[BatchResult]:
         """Apply a delivered batch; gaps before it are filled from the log first."""
@@ -58,7 +62,7 @@ class LiveProjector:
             return []
         async with self.lock:
             stored = await self.applier.stored_positions(self.topic, wanted)
-            ends = await log_ends(self.bootstrap, self.topic, wanted)
+            ends = await self._log_ends(wanted)
             results: list[BatchResult] = []
             for partition in wanted:
                 if stored[partition] < ends.get(partition, 0):
@@ -76,6 +80,9 @@ class LiveProjector:
                                       {partition: end}, max_records=self.batch_max):
             results.append(await self.applier.apply(batch, holes))
         return results
+
+    async def _log_ends(self, partitions: Iterable[int]) -> dict[int, int]:
+        return await self.ends(partitions)
 
     def assigned(self, partitions: Iterable[int]) -> None:
         """Called on a rebalance: these partitions are caught up at the next check."""
@@ -100,7 +107,7 @@ class LiveProjector:
         if not partitions:
             return set()
         stored = await self.applier.stored_positions(self.topic, sorted(partitions))
-        ends = await log_ends(self.bootstrap, self.topic, partitions)
+        ends = await self._log_ends(partitions)
         stalled = {p for p in partitions
                    if stored[p] < ends.get(p, 0) and self.last_seen.get(p) == stored[p]}
         self.last_seen.update(stored)

@@ -50,6 +50,35 @@ async def log_ends(bootstrap: str, topic: str, partitions: Iterable[int]) -> dic
         await consumer.stop()
 
 
+class LogEnds:
+    """`log_ends` on one long-lived group-less consumer, for a caller that asks every few
+    seconds (a consumer per call costs a bootstrap and a metadata round on each). A failed
+    call drops the consumer; the next one starts a fresh one."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def __call__(self, partitions: Iterable[int]) -> dict[int, int]:
+        if self.consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap,
+                                        enable_auto_commit=False, request_timeout_ms=10_000)
+            await consumer.start()
+            self.consumer = consumer
+        try:
+            tps = [TopicPartition(self.topic, p) for p in partitions]
+            ends = await self.consumer.end_offsets(tps)
+        except BaseException:
+            await self.close()
+            raise
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def close(self) -> None:
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+
 def _take(fetched: Mapping[TopicPartition, list], pending: dict[int, int],  # type: ignore[type-arg]
           topic: str, with_headers: bool) -> list[Record]:
     batch: list[Record] = []

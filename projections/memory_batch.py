@@ -5,7 +5,8 @@ project (or stored earlier in the run) is a 409; an exact re-post of an active m
 the subject (or of one created earlier in the run) is a duplicate; anything else is
 inserted. Without an embedding there is nothing to compare by similarity, so nothing is
 superseded. One query checks every event of the run, Postgres computing the same
-normalized-text key as the index; the inserts go in one pipelined `executemany`.
+normalized-text key as the index; the inserts go in one pipelined `executemany`; then the
+claims each created memory carries are written, in log order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from projections.memory_projector import (
     duplicate_outcome,
     emit_created,
     insert_args,
+    write_decided_claims,
 )
 from projections.runs import Batcher
 from projections.unit_of_work import EventTx
@@ -50,6 +52,7 @@ async def submit_run(txs: list[EventTx]) -> list[Outcome]:
     taken: set[tuple[str, str]] = set()
     keys: set[tuple[str, str, str]] = set()
     rows, outcomes = [], []
+    created: list[tuple[EventTx, MemorySubmitted]] = []
     for tx, memory, check in zip(txs, memories, checks, strict=True):
         key = (tx.event.project_id, tx.event.subject_id, check["text_key"])
         if check["taken"] or (tx.event.project_id, memory.id) in taken:
@@ -60,10 +63,13 @@ async def submit_run(txs: list[EventTx]) -> list[Outcome]:
             taken.add((tx.event.project_id, memory.id))
             keys.add(key)
             rows.append(insert_args(tx, memory))
+            created.append((tx, memory))
             emit_created(tx, memory, [])
             outcomes.append(created_outcome(tx, memory, []))
     if rows:
         await txs[0].conn.executemany(INSERT_SQL, rows)
+    for tx, memory in created:  # after every memory row of the run, in log order
+        await write_decided_claims(tx, memory)
     return outcomes
 
 

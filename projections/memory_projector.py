@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 
 from kernel.timefmt import iso_ms
+from projections.claim_store import EdgeIds
+from projections.claims_projector import write_claim
 from projections.memory_decisions import (
     MAX_SUPERSEDED,
     SUPERSEDE_FROM,
@@ -100,7 +102,16 @@ async def submit(tx: EventTx) -> Outcome:
         await tx.conn.execute(SUPERSEDE_SQL, memory.id, event.occurred_at, superseded,
                               event.project_id)
     emit_created(tx, memory, superseded)
+    await write_decided_claims(tx, memory)
     return created_outcome(tx, memory, superseded)
+
+
+async def write_decided_claims(tx: EventTx, memory: MemorySubmitted) -> None:
+    """The claims decided at write time, in the memory's own transaction (v2 events)."""
+    if memory.claims:
+        edge_ids = EdgeIds(tx.position)
+        for claim in memory.claims:
+            await write_claim(tx, tx.event.subject_id, claim, edge_ids)
 
 
 def insert_args(tx: EventTx, memory: MemorySubmitted) -> tuple[Any, ...]:
@@ -134,7 +145,7 @@ def emit_created(tx: EventTx, memory: MemorySubmitted, superseded: list[str]) ->
         "tags": memory.tags, "created_at": _iso(tx)})
     for old_id in superseded:
         tx.emit(changes.MEMORY_SUPERSEDED, {"id": old_id, "superseded_by": memory.id})
-    if memory.extract_claims and not memory.no_supersede:
+    if memory.claims is None and memory.extract_claims and not memory.no_supersede:
         tx.emit(changes.MEMORY_EXTRACTION_REQUESTED, {"id": memory.id, "text": memory.text})
 
 

@@ -61,17 +61,14 @@ class OutboxRelay:
             pass
 
     async def relay_once(self, limit: int = 1000) -> int:
-        async with self.pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
                 return 0
-            try:
-                rows = await conn.fetch("SELECT * FROM outbox ORDER BY id LIMIT $1", limit)
-                await self._produce(rows)
-                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
-                                   [r["id"] for r in rows])
-                return len(rows) + await self._relay_dead_letters(conn, limit)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+            rows = await conn.fetch("SELECT * FROM outbox ORDER BY id LIMIT $1", limit)
+            await self._produce(rows)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+                               [r["id"] for r in rows])
+            return len(rows) + await self._relay_dead_letters(conn, limit)
 
     async def _relay_dead_letters(self, conn: asyncpg.Connection, limit: int) -> int:
         if self.dlq_topic is None:

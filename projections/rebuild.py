@@ -61,7 +61,7 @@ async def rebuild(settings: Settings, schema: str,
 
 async def _switch(conn: asyncpg.Connection, settings: Settings, replayer: Replayer, schema: str,
                   summary: ReplaySummary) -> RebuildResult:
-    await conn.execute("SELECT pg_advisory_lock($1)", SWITCH_LOCK)
+    await conn.execute("SELECT pg_advisory_lock($1)", SWITCH_LOCK)  # own connection
     try:
         previous = await active_schema(conn)
         live = await _live_offsets(conn, previous, settings)

@@ -14,13 +14,13 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.envelope import EventEnvelope
-from schemas.memory_events import drop_recalled_text
+from schemas.memory_events import claims_not_decided, drop_recalled_text
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 # latest version of every known event type
 LATEST: dict[str, int] = {
-    "memory.submitted": 1,
+    "memory.submitted": 2,
     "memory.patched": 1,
     "memory.deleted": 1,
     "memory.restored": 1,
@@ -34,6 +34,7 @@ LATEST: dict[str, int] = {
 # (type, from_version) -> function producing the payload of from_version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("memory.recalled", 1): drop_recalled_text,
+    ("memory.submitted", 1): claims_not_decided,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from schemas.claim_events import ClaimAsserted
 from schemas.envelope import FrozenModel
 
 MEMORY_SUBMITTED = "memory.submitted"
@@ -27,6 +28,15 @@ VISIBILITIES: tuple[str, ...] = ("private", "shared", "public")
 
 
 class MemorySubmitted(FrozenModel):
+    """A new memory (spec §5.1), v2.
+
+    `claims` are the claims decided at write time by a deterministic extraction engine (the
+    simple one): the projector writes them in the memory's own transaction, and no
+    background extraction is requested. None means "not decided at write time": the
+    projector queues the memory for the extraction agent (LLM engine, and every v1 event,
+    whose claims arrived later in their own `claims.extracted` event).
+    """
+
     id: str
     text: str
     kind: Kind = "fact"
@@ -40,6 +50,13 @@ class MemorySubmitted(FrozenModel):
     extract_claims: bool = True
     no_supersede: bool = False
     embedding: list[float] = []
+    claims: list[ClaimAsserted] | None = None
+
+
+def claims_not_decided(payload: dict[str, Any]) -> dict[str, Any]:
+    """Upcaster `memory.submitted` v1 → v2: a v1 memory's claims were never decided at
+    write time (they came later through the extraction agent)."""
+    return {**payload, "claims": None}
 
 
 class MemoryPatched(FrozenModel):

@@ -11,8 +11,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from kernel.kafka import subject_key
 from tests.support.log_replay import replay_into_fresh_database, table_rows
 from tests.support.openai_stub import OpenAIStub
 from tests.support.system import Infra, System, start_system
@@ -67,6 +70,67 @@ async def test_created_memory_gets_its_claims(api: httpx.AsyncClient) -> None:
     claim = (await api.get(f"/api/v1/claims/{slots['lives_in']['active_claim_id']}",
                            headers=headers)).json()
     assert claim["claim"]["source_memory_id"] == memory_id
+
+
+async def logged_event(system: System, memory_id: str) -> dict[str, Any]:
+    """The `memory.submitted` record of a memory, as the log holds it."""
+    settings = system.settings()
+    consumer = AIOKafkaConsumer(settings.events_topic, bootstrap_servers=system.infra.bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=5000)
+            assert batch, f"no record of {memory_id} in the log"
+            for record in (r for records in batch.values() for r in records):
+                event = orjson.loads(record.value)
+                if event["type"] == "memory.submitted" and event["payload"]["id"] == memory_id:
+                    return dict(event)
+    finally:
+        await consumer.stop()
+
+
+async def test_simple_claims_are_decided_at_write_time(api: httpx.AsyncClient,
+                                                       system: System) -> None:
+    """The simple engine's claims ride in `memory.submitted` v2 and are written in the
+    memory's transaction: visible the moment the 201 is, with no extraction request."""
+    headers = project()
+    memory_id = await create(api, headers, "u1", YELLOW_AUSTIN)
+    assert await memory_claims(api, headers, memory_id) == [
+        ("favorite_color", "yellow"), ("lives_in", "Austin")]
+    event = await logged_event(system, memory_id)
+    assert event["v"] == 2
+    assert sorted(c["predicate"] for c in event["payload"]["claims"]) == [
+        "favorite_color", "lives_in"]
+    conn = await asyncpg.connect(system.dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM extraction_requests "
+                                   "WHERE memory_id = $1", memory_id) == 0
+    finally:
+        await conn.close()
+    plain = await create(api, headers, "u1", "Nothing to learn here today")
+    assert (await logged_event(system, plain))["payload"]["claims"] == []
+
+
+async def test_v1_memory_event_is_still_extracted_by_the_agent(api: httpx.AsyncClient,
+                                                               system: System) -> None:
+    """An event written before claims rode in it (v1) is queued for the agent, as then."""
+    headers = project()
+    memory_id = f"mem_{uuid.uuid4()}"
+    event = {"event_id": str(uuid.uuid4()), "type": "memory.submitted", "v": 1,
+             "project_id": headers["x-project-id"], "subject_id": "u1",
+             "occurred_at": "2026-11-27T10:00:00.123Z", "actor": "key_fixture",
+             "idempotency_key": None, "payload": {"id": memory_id, "text": "I work at Acme"}}
+    producer = AIOKafkaProducer(bootstrap_servers=system.infra.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            system.settings().events_topic, orjson.dumps(event),
+            key=subject_key(headers["x-project-id"], "u1"))
+    finally:
+        await producer.stop()
+    assert await eventually(lambda: memory_claims(api, headers, memory_id)) == [
+        ("works_at", "Acme")]
 
 
 async def test_opted_out_and_deleted_memories_get_no_claims(api: httpx.AsyncClient,

@@ -131,6 +131,16 @@ def _same(template: str, concrete: str) -> bool:
     return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b, strict=True))
 
 
+NOTICE_S = 2.0
+"""Bound on a key change's NOTIFY reaching the API (milliseconds in practice)."""
+
+
+async def refused(client: httpx.AsyncClient, url: str, headers: dict[str, str],
+                  status: int) -> httpx.Response | None:
+    response = await client.get(url, headers=headers)
+    return response if response.status_code == status else None
+
+
 async def test_invalid_and_revoked_keys(system: System) -> None:
     conn = await asyncpg.connect(system.dsn)
     try:
@@ -141,10 +151,36 @@ async def test_invalid_and_revoked_keys(system: System) -> None:
             ok = await client.get(url, headers={**headers, "Authorization": f"Bearer {key}"})
             assert ok.status_code == 200
             await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", key_id)
-            gone = await client.get(url, headers={**headers, "x-api-key": key})
-            assert gone.status_code == 401 and gone.json()["error"] == "invalid_api_key"
+            gone = await wait_until(lambda: refused(client, url, {**headers, "x-api-key": key},
+                                                    401), "the revoked key is refused",
+                                    timeout=NOTICE_S)
+            assert gone.json()["error"] == "invalid_api_key"
             forged = await client.get(url, headers={**headers, "x-api-key": key + "x"})
             assert forged.status_code == 401
+    finally:
+        await conn.close()
+
+
+async def test_cached_keys_lose_rights_the_moment_they_change(system: System) -> None:
+    """Keys are cached per API process (`core.auth.key_cache`); a narrowed or deleted key
+    is refused as soon as the trigger's NOTIFY arrives — far within the cache's 60 s."""
+    conn = await asyncpg.connect(system.dsn)
+    url, headers = "/api/v1/memories?subject_id=u", {"x-project-id": PROJECT}
+    try:
+        async with httpx.AsyncClient(base_url=system.url) as client:
+            for _ in range(5):
+                key_id, key = await create_key(conn, name="cached", projects=[PROJECT],
+                                               scopes=["memories:read", "claims:read"])
+                mine = {**headers, "x-api-key": key}
+                for _ in range(3):  # warm: the lookups after the first are cache hits
+                    assert (await client.get(url, headers=mine)).status_code == 200
+                await conn.execute("UPDATE api_keys SET scopes = '{claims:read}' WHERE id = $1",
+                                   key_id)
+                await wait_until(lambda mine=mine: refused(client, url, mine, 403),
+                                 "the narrowed key is refused", timeout=NOTICE_S)
+                await conn.execute("DELETE FROM api_keys WHERE id = $1", key_id)
+                await wait_until(lambda mine=mine: refused(client, url, mine, 401),
+                                 "the deleted key is refused", timeout=NOTICE_S)
     finally:
         await conn.close()
 

@@ -48,6 +48,12 @@ def test_recalled_v1_loses_its_text_on_upcast() -> None:
     assert event.payload["chat_id"] == "chat-1"
 
 
+def test_submitted_v1_has_no_claims_decided_at_write() -> None:
+    """v1 memories were queued for the extraction agent; their upcast says so (None)."""
+    event = decode_event((FIXTURES / "memory.submitted.json").read_bytes())
+    assert event.v == 2 and event.payload["claims"] is None
+
+
 def _fixture(name: str, **changes: object) -> bytes:
     data = json.loads((FIXTURES / f"{name}.json").read_text())
     data.update(changes)
