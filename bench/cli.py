@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCENARIOS = ("writes", "reads", "sse", "projector", "batch", "wrk")
+SCENARIOS = ("writes", "reads", "sse", "projector", "batch", "subjects", "wrk")
 EXTRA_SCENARIOS = ("drills",)
 """Run only when named in `--only`: the fault drills (see `bench.drills`)."""
 

@@ -65,6 +65,7 @@ QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
     ("GET", "/api/v1/claims/subject/{subject_id}/graph"): {"limit": INTEGER},
     ("GET", "/api/v1/claims/subject/{subject_id}/history"): {"slot": STRING, "limit": INTEGER},
     ("GET", "/api/v1/subjects/{subject_id}/timeline"): {"after": STRING, "limit": INTEGER},
+    ("GET", "/api/v1/subjects"): {"prefix": STRING, "limit": INTEGER, "cursor": STRING},
 }
 STREAMS = {("GET", "/api/v1/events/memories")}
 

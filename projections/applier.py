@@ -41,6 +41,7 @@ from projections.batch_writes import (
     store_positions,
 )
 from projections.runs import Batcher, PendingRun
+from projections.subjects import store_subjects
 from projections.timeline import TimelineRow, store_timeline, timeline_row
 from projections.unit_of_work import Change, EventTx, Handler, Position
 from schemas.decoding import DecodeError, decode_event
@@ -229,6 +230,7 @@ class Applier:
             await store_dead_letters(conn, result.dead_letters)
         await store_outcomes(conn, result.keyed_outcomes(), self.notify_outcomes)
         await store_timeline(conn, result.timeline)
+        await store_subjects(conn, result.timeline, result.changes)
 
     async def _apply_guarded(self, conn: asyncpg.Connection, record: Record,
                              result: BatchResult) -> None:
@@ -264,7 +266,9 @@ class Applier:
             replayed = tx.event.event_id in result.replayed
             key = None if replayed else scoped_key(tx.event)
             await store_outcomes(conn, [(tx.event, outcome, key)], self.notify_outcomes)
-        await store_timeline(conn, [timeline_row(tx.event, tx.position, outcome)])
+        row = timeline_row(tx.event, tx.position, outcome)
+        await store_timeline(conn, [row])
+        await store_subjects(conn, [row], tx.changes)
 
     async def _park(self, conn: asyncpg.Connection, letter: DeadLetter, event: EventEnvelope,
                     result: BatchResult) -> None:

@@ -18,6 +18,7 @@ PROJECTION_TABLES: dict[str, str] = {
     "memory_recall_events": "event_id",
     "command_outcomes": "event_id",
     "subject_events": "project_id, subject_id, topic_partition, log_offset",
+    "subjects": "project_id, subject_id",
 }
 
 
