@@ -47,6 +47,8 @@ CASES = [
     Case("PATCH", "/api/v1/memories/mem_x", "memories:write", 404, {}),
     Case("DELETE", "/api/v1/memories/mem_x", "memories:write", 200),
     Case("POST", "/api/v1/claims", "claims:write", 400, {}),
+    Case("POST", "/api/v1/memories/batch", "memories:write", 400, {}),
+    Case("POST", "/api/v1/claims/batch", "claims:write", 400, {}),
     Case("POST", "/api/v1/claims/clm_x/retract", "claims:write", 404),
     Case("GET", "/api/v1/claims/subject/u/truth", "claims:read", 200),
     Case("GET", "/api/v1/claims/subject/u/slot/s", "claims:read", 404),
