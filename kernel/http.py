@@ -35,6 +35,11 @@ def json_response(status: int, body: object, headers: Mapping[str, str] | None =
                     headers=dict(headers or {}))
 
 
+def json_bytes(body: bytes, status: int = 200) -> Response:
+    """A JSON document serialized elsewhere (e.g. by Postgres)."""
+    return Response(body, status_code=status, media_type=JSON_CONTENT_TYPE)
+
+
 def error(status: int, code: str, **extra: object) -> Response:
     return json_response(status, {"error": code, **extra})
 
