@@ -32,6 +32,7 @@ from kernel.kafka import new_producer
 from kernel.routing import Dispatcher
 from kernel.schema_pools import PoolProxy, SchemaPools
 from kernel.settings import Settings
+from kernel.shredding import KeyRing
 from queries.change_tailer import ChangeTailer
 from queries.recall import LLMRecall, RecallEngine, build_recall_engine
 from queries.routes import event_routes, query_routes
@@ -61,8 +62,10 @@ def create_api(settings: Settings) -> Starlette:
         await producer.start()
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
+        ring = KeyRing.from_settings(settings)
         bus = CommandBus(producer, waiter, settings.events_topic,
-                         settings.command_timeout_ms / 1000)
+                         settings.command_timeout_ms / 1000,
+                         seal=ring.sealer(pool) if ring else None)
         ai = build_ai(settings)
         recall = recall_engine(ai)
         ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,

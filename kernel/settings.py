@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     position_check_s: float = Field(default=5.0, alias="CORE_POSITION_CHECK_S")
     analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
     analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
+    master_key: str = Field(default="", alias="CORE_MASTER_KEY", repr=False)
+    master_key_file: str = Field(default="", alias="CORE_MASTER_KEY_FILE")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
