@@ -71,6 +71,8 @@ def create_api(settings: Settings) -> Starlette:
         ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,
                              extraction=ai.extraction)
         tailer = ChangeTailer.from_settings(settings)
+        if ring is not None:
+            tailer.use_opener(ring.opener(pool))
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))

@@ -150,7 +150,7 @@ class WorkerServices:
         self.producer = new_producer(settings)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic,
-                                 settings.dlq_topic)
+                                 settings.dlq_topic, self.keyring)
         self.tasks.append(SupervisedTask("outbox-relay", self.relay.run).start())
         self.ai = build_ai(settings, announce=False)
         self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,

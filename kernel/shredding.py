@@ -19,16 +19,26 @@ import binascii
 import hashlib
 import os
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kernel.settings import Settings
 from schemas.decoding import DecodeError, parse_record
-from schemas.sealing import NONCE_BYTES, KeyRef, SubjectKeys, seal_record, sealed_ref
+from schemas.sealing import (
+    KEY_GEN,
+    NONCE_BYTES,
+    KeyRef,
+    SealError,
+    SubjectKeys,
+    open_record,
+    seal_record,
+    sealed_ref,
+)
 
 KEY_BYTES = 32
 CACHE_MAX = 10_000
@@ -178,6 +188,29 @@ class KeyRing:
             return seal_record(data, id_field, generation, key)
 
         return seal
+
+    def opener(self, pool: asyncpg.Pool, id_field: str = "change_id") -> Opener:
+        """Opens a batch of raw records (e.g. of `core.changes`) to their plaintext JSON;
+        None for one whose key is destroyed or unknown. Plaintext passes unchanged."""
+        async def open_batch(raws: Sequence[bytes | None]) -> list[bytes | None]:
+            if not any(raw and KEY_GEN.encode() in raw for raw in raws):
+                return list(raws)
+            async with pool.acquire() as conn:
+                keys = await self.batch_keys(conn, (raw for raw in raws if raw))
+            return [_opened(raw, id_field, keys) for raw in raws]
+
+        return open_batch
+
+
+Opener = Callable[[Sequence[bytes | None]], Awaitable[list[bytes | None]]]
+
+
+def _opened(raw: bytes | None, id_field: str, keys: SubjectKeys) -> bytes | None:
+    try:
+        data = parse_record(raw or b"")
+        return raw if KEY_GEN not in data else orjson.dumps(open_record(data, id_field, keys))
+    except (DecodeError, SealError):
+        return None
 
 
 async def lock_subject(conn: asyncpg.Connection, project: str, subject: str) -> None:

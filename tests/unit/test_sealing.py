@@ -8,6 +8,7 @@ import os
 
 import orjson
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from kernel.shredding import MasterKeyError, parse_master_key, unwrap, wrap
 from schemas.decoding import DecodeError, Forgotten, decode_event
@@ -72,9 +73,9 @@ def test_data_keys_unwrap_only_with_their_master_and_reference() -> None:
     master = os.urandom(32)
     wrapped = wrap(master, REF, KEY)
     assert unwrap(master, REF, wrapped) == KEY
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidTag):
         unwrap(master, ("proj", "bob", 1), wrapped)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidTag):
         unwrap(os.urandom(32), REF, wrapped)
 
 

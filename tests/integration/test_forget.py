@@ -1,0 +1,252 @@
+"""Forgetting a subject (issue 20) on real Kafka and Postgres.
+
+A deployment with a master key writes memories, claims, metadata and recalls for two
+subjects; the raw records of `core.events` and `core.changes`, read with a plain consumer,
+hold none of their words. DELETE /api/v1/subjects/alice then leaves no row of alice in any
+table of any schema, destroys her keys, and leaves bob untouched; export redacts her events,
+a replay equals the live projection, a restore of a backup taken before the forget does not
+bring her back, and a new write for alice starts a new key generation.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from core.auth.api_keys import create_key
+from kernel.kafka import end_offsets
+from projections.compare import differing_tables
+from tests.support.openai_stub import OpenAIStub
+from tests.support.system import REPO, Infra, System, start_system
+
+pytestmark = pytest.mark.integration
+PROJECT = f"forget-{uuid.uuid4().hex[:8]}"
+ALICE = f"ALICE{uuid.uuid4().hex[:10]}"
+BOB = f"BOB{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+async def deployment(infra: Infra, stub: OpenAIStub) -> AsyncIterator[System]:
+    system = await start_system(infra, env={
+        "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": stub.base_url,
+        "CORE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()})
+    try:
+        async with system.client(headers={"x-project-id": PROJECT}) as api:
+            for subject, marker in (("alice", ALICE), ("bob", BOB)):
+                await write_history(api, subject, marker)
+        await system.wait_projected()
+        yield system
+    finally:
+        system.stop()
+
+
+async def ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def write_history(api: httpx.AsyncClient, subject: str, marker: str) -> None:
+    first = await ok(await api.post("/api/v1/memories", json={
+        "subject_id": subject, "text": f"{marker} drinks green tea every morning",
+        "metadata": {"note": f"{marker}-meta"}, "tags": [f"{marker}-tag"]}))
+    await ok(await api.post("/api/v1/memories", json={
+        "subject_id": subject, "text": f"My name is {marker} and I live in Oslo"}))
+    await ok(await api.patch(f"/api/v1/memories/{first['id']}",
+                             json={"text": f"{marker} drinks black tea"}))
+    await ok(await api.post("/api/v1/claims", json={
+        "subject_id": subject, "predicate": "favorite_color",
+        "object_value": f"{marker}-blue"}))
+    await ok(await api.get("/api/v1/memories/search", params={
+        "subject_id": subject, "q": "tea", "chat_id": "chat-1", "min_score": 0}))
+
+
+def core(system: System, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=REPO,
+                          env=system.env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def raw_records(system: System, topic: str) -> list[bytes]:
+    """Every record of `topic`, as stored, read with a plain consumer."""
+    settings = system.settings()
+    ends = await end_offsets(settings, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_bootstrap(),
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in ends])
+        await consumer.seek_to_beginning()
+        done = {p for p, end in ends.items() if end == 0}
+        while len(done) < len(ends):
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                values += [r.value or b"" for r in records]
+                if records and records[-1].offset + 1 >= ends[tp.partition]:
+                    done.add(tp.partition)
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def every_row(dsn: str) -> list[str]:
+    """Every row of every table in every schema, as text."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = [r["name"] for r in await conn.fetch(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name "
+            "FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")]
+        found: list[str] = []
+        for table in tables:
+            found += [f"{table}: {r[0]}" for r in await conn.fetch(
+                f"SELECT t::text FROM {table} t")]
+        return found
+    finally:
+        await conn.close()
+
+
+async def subject_rows(dsn: str, subject: str) -> dict[str, int]:
+    """Rows naming the subject, per table (tables with project and subject columns), besides
+    the forget's own tombstone (its timeline row and its answer)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) AS name "
+            "FROM information_schema.columns WHERE column_name = 'subject_id' "
+            "AND table_schema NOT IN ('pg_catalog', 'information_schema') "
+            "AND table_name NOT IN ('subject_keys')")
+        counts: dict[str, int] = {}
+        for table in {r["name"] for r in tables}:
+            extra = "AND type <> 'subject.forgotten'" if table.endswith("subject_events") \
+                else "AND event_type <> 'subject.forgotten'" \
+                if table.endswith("command_outcomes") else ""
+            counts[table] = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE project_id = $1 AND subject_id = $2 "
+                f"{extra}", PROJECT, subject)
+        return counts
+    finally:
+        await conn.close()
+
+
+async def keys_of(dsn: str, subject: str) -> list[tuple[int, bool]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [(r["generation"], r["wrapped_key"] is not None) for r in await conn.fetch(
+            "SELECT generation, wrapped_key FROM subject_keys WHERE project_id = $1 "
+            "AND subject_id = $2 ORDER BY generation", PROJECT, subject)]
+    finally:
+        await conn.close()
+
+
+def holds(rows: list[str], marker: str) -> list[str]:
+    return [r for r in rows if marker in r]
+
+
+async def test_the_log_holds_no_plaintext_of_any_subject(deployment: System) -> None:
+    settings = deployment.settings()
+    events = await raw_records(deployment, settings.events_topic)
+    changes = await raw_records(deployment, settings.changes_topic)
+    assert len(events) >= 10 and changes
+    for marker in (ALICE, BOB):
+        assert [r for r in events if marker.encode() in r] == []
+        assert [r for r in changes if marker.encode() in r] == []
+    assert holds(await every_row(deployment.dsn), ALICE)  # the projection reads them
+
+
+async def test_forgetting_erases_the_subject_and_keeps_the_other(deployment: System,
+                                                                 tmp_path: Path) -> None:
+    assert "backup written" in core(deployment, "backup", "--out", str(tmp_path / "before"))
+    bob_before = [r for r in await every_row(deployment.dsn) if BOB in r]
+    assert await keys_of(deployment.dsn, "alice") == [(1, True)]
+    async with deployment.client(headers={"x-project-id": PROJECT}) as api:
+        forgot = await api.delete("/api/v1/subjects/alice")
+        assert forgot.status_code == 200, forgot.text
+        assert forgot.json() == {"ok": True, "forgotten": True, "subject_id": "alice"}
+        listed = await ok(await api.get("/api/v1/memories", params={"subject_id": "alice"}))
+        assert BOB in str(await ok(await api.get("/api/v1/memories",
+                                                  params={"subject_id": "bob"})))
+    assert ALICE not in str(listed)
+    await deployment.wait_projected()
+    assert holds(await every_row(deployment.dsn), ALICE) == []
+    assert set((await subject_rows(deployment.dsn, "alice")).values()) == {0}
+    assert await keys_of(deployment.dsn, "alice") == [(1, False)]
+    assert [r for r in await every_row(deployment.dsn) if BOB in r] == bob_before
+
+    exported = core(deployment, "events", "export", "--project", PROJECT)
+    assert ALICE not in exported and BOB in exported
+    assert '"redacted":"subject_forgotten"' in exported
+
+    schema = f"replay_{uuid.uuid4().hex[:8]}"
+    core(deployment, "replay", "--schema", schema)
+    conn = await asyncpg.connect(deployment.dsn)
+    try:
+        assert await differing_tables(conn, "public", schema, PROJECT) == []
+    finally:
+        await conn.close()
+    assert holds(await every_row(deployment.dsn), ALICE) == []
+
+    await restore_older_backup(deployment, tmp_path / "before")
+    rows = await every_row(deployment.dsn)
+    assert holds(rows, ALICE) == []
+    assert set((await subject_rows(deployment.dsn, "alice")).values()) == {0}
+    assert await keys_of(deployment.dsn, "alice") == [(1, False)]
+    assert [r for r in rows if BOB in r and not r.startswith('"replay_')]
+
+
+async def restore_older_backup(system: System, backup: Path) -> None:
+    system.stop()
+    await system.recreate_database()
+    core(system, "restore", "--from", str(backup))
+    system.start_worker()
+    system.start_api()
+    await system.wait_projected(timeout=120)
+
+
+async def test_a_write_after_the_forget_starts_a_new_generation(deployment: System) -> None:
+    async with deployment.client(headers={"x-project-id": PROJECT}) as api:
+        await ok(await api.delete("/api/v1/subjects/carol"))
+        again = await ok(await api.post("/api/v1/memories", json={
+            "subject_id": "alice", "text": "alice came back and likes coffee"}))
+        found = await ok(await api.get(f"/api/v1/memories/{again['id']}"))
+    assert found["text"] == "alice came back and likes coffee"
+    assert await keys_of(deployment.dsn, "alice") == [(1, False), (2, True)]
+    await deployment.wait_projected()
+    schema = f"replay_{uuid.uuid4().hex[:8]}"
+    core(deployment, "replay", "--schema", schema)
+    conn = await asyncpg.connect(deployment.dsn)
+    try:
+        assert await differing_tables(conn, "public", schema, PROJECT) == []
+    finally:
+        await conn.close()
+
+
+async def test_forgetting_needs_its_scope(deployment: System) -> None:
+    conn = await asyncpg.connect(deployment.dsn)
+    try:
+        _, writer = await create_key(conn, name="writer", projects=[PROJECT],
+                                     scopes=["memories:write", "memories:read"])
+        _, forgetter = await create_key(conn, name="forgetter", projects=[PROJECT],
+                                        scopes=["subjects:forget"])
+    finally:
+        await conn.close()
+    headers = {"x-project-id": PROJECT}
+    async with httpx.AsyncClient(base_url=deployment.url, headers=headers) as api:
+        refused = await api.delete("/api/v1/subjects/dave", headers={"x-api-key": writer})
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "insufficient_scope"
+        assert refused.json()["required_scope"] == "subjects:forget"
+        allowed = await api.delete("/api/v1/subjects/dave", headers={"x-api-key": forgetter})
+        assert allowed.status_code == 200, allowed.text
