@@ -280,6 +280,8 @@ class Applier:
             return
         result.changes.extend(tx.changes)
         self._applied(result, tx, outcome)
+        if event.type == SUBJECT_FORGOTTEN:
+            result.keys = without_forgotten(result.keys, event)
 
     async def _store_event(self, conn: asyncpg.Connection, tx: EventTx, outcome: Outcome | None,
                            result: BatchResult) -> None:
@@ -332,6 +334,15 @@ class Applier:
         if found is not None:
             result.replayed.add(event.event_id)
         return found
+
+
+def without_forgotten(keys: SubjectKeys, forget: EventEnvelope) -> SubjectKeys:
+    """The batch's keys once `forget` destroyed its subject's generations up to its own:
+    later records of the batch sealed with them are refused, as they will be on a replay."""
+    up_to = int(forget.payload.get("up_to_generation", 0))
+    subject = (forget.project_id, forget.subject_id)
+    return {ref: None if ref[:2] == subject and ref[2] <= up_to else key
+            for ref, key in keys.items()}
 
 
 def scoped_key(event: EventEnvelope) -> str | None:
