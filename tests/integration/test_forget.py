@@ -24,11 +24,19 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from commands.publisher import produce_event
 from core.auth.api_keys import create_key
-from kernel.kafka import end_offsets
+from kernel.ids import uuid7
+from kernel.kafka import end_offsets, new_producer
+from kernel.shredding import KeyRing
+from kernel.timefmt import now_ms
 from projections.compare import differing_tables
+from schemas.envelope import EventEnvelope
+from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
+from schemas.sealing import seal_record
 from tests.support.openai_stub import OpenAIStub
 from tests.support.system import REPO, Infra, System, start_system
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 PROJECT = f"forget-{uuid.uuid4().hex[:8]}"
@@ -232,7 +240,7 @@ async def test_a_write_after_the_forget_starts_a_new_generation(deployment: Syst
         again = await ok(await api.post("/api/v1/memories", json={
             "subject_id": "alice", "text": "alice came back and likes coffee"}))
         found = await ok(await api.get(f"/api/v1/memories/{again['id']}"))
-    assert found["text"] == "alice came back and likes coffee"
+    assert found["data"]["text"] == "alice came back and likes coffee"
     assert await keys_of(deployment.dsn, "alice") == [(1, False), (2, True)]
     await deployment.wait_projected()
     schema = f"replay_{uuid.uuid4().hex[:8]}"
@@ -257,3 +265,61 @@ async def test_forgetting_needs_its_scope(deployment: System) -> None:
         assert refused.json()["required_scope"] == "subjects:forget"
         allowed = await api.delete("/api/v1/subjects/dave", headers={"x-api-key": forgetter})
         assert allowed.status_code == 200, allowed.text
+
+
+async def test_a_write_sealed_before_the_forget_and_logged_after_it_is_refused(
+        deployment: System) -> None:
+    settings = deployment.settings()
+    ring = KeyRing.from_settings(settings)
+    assert ring is not None
+    pool = await asyncpg.create_pool(deployment.dsn, min_size=1, max_size=2)
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        generation, key = await ring.write_key(pool, PROJECT, "erin")  # the write takes it
+        async with deployment.client(headers={"x-project-id": PROJECT}) as api:
+            await ok(await api.delete("/api/v1/subjects/erin"))  # ... the forget ends it
+
+        async def stale_seal(data: dict[str, Any], id_field: str) -> dict[str, Any]:
+            return seal_record(data, id_field, generation, key)
+
+        event = EventEnvelope(
+            event_id=uuid7(), type=MEMORY_SUBMITTED, v=1, project_id=PROJECT,
+            subject_id="erin", occurred_at=now_ms(), actor="test",
+            payload=MemorySubmitted(id=f"mem_{uuid.uuid4()}", text="erin raced").model_dump())
+        await produce_event(producer, settings.events_topic, event, stale_seal)
+
+        async def answered() -> Any:
+            return await pool.fetchrow("SELECT status, body::text AS body FROM "
+                                       "command_outcomes WHERE event_id = $1", event.event_id)
+
+        outcome = await wait_until(answered, "an answer for the racing write")
+        assert outcome["status"] == 410 and "subject_forgotten" in outcome["body"]
+        assert await pool.fetchval("SELECT count(*) FROM memories WHERE project_id = $1 "
+                                   "AND subject_id = 'erin'", PROJECT) == 0
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def test_rotating_the_master_key_keeps_every_subject_readable(
+        deployment: System) -> None:
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    done = subprocess.run([sys.executable, "-m", "core.cli", "keys", "rotate-master"],
+                          cwd=REPO, env={**deployment.env(), "CORE_NEW_MASTER_KEY": new_key},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "data keys re-wrapped" in done.stdout
+    deployment.stop()
+    deployment.env_overrides["CORE_MASTER_KEY"] = new_key
+    deployment.start_worker()
+    deployment.start_api()
+    async with deployment.client(headers={"x-project-id": PROJECT}) as api:
+        await ok(await api.post("/api/v1/memories", json={
+            "subject_id": "bob", "text": f"{BOB} rotated fine"}))
+    await deployment.wait_projected()
+    schema = f"replay_{uuid.uuid4().hex[:8]}"
+    core(deployment, "replay", "--schema", schema)
+    await assert_replay_equal(deployment, schema)
+    exported = core(deployment, "events", "export", "--project", PROJECT, "--subject", "bob")
+    assert f"{BOB} rotated fine" in exported and f"{BOB} drinks black tea" in exported
