@@ -159,16 +159,17 @@ class ChangeTailer:
                     if self.opener is not None and self._by_project:
                         values = await self.opener(values)
                     for record, value in zip(records, values, strict=True):
-                        self._dispatch(record, value)
+                        self._dispatch(record, b"" if value is None else value)
             except Exception:  # the one tailer of the process must outlive any failure
                 log.exception("change tailer failed; retrying")
                 await asyncio.sleep(1)
 
-    def _dispatch(self, record: ConsumerRecord[bytes, bytes], value: bytes | None) -> None:
+    def _dispatch(self, record: ConsumerRecord[bytes, bytes], value: bytes | None = None) -> None:
+        """`value`: the record's value as opened (b"" when it does not open)."""
         self.positions[record.partition] = record.offset + 1
         if not self._by_project:
             return
-        change = decode_change(value)
+        change = decode_change(record.value if value is None else value)
         if change is None:
             return
         groups = self._by_project.get(change.project_id, {})
