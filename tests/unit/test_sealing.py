@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
 import orjson
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from kernel.shredding import MasterKeyError, parse_master_key, unwrap, wrap
+from core.supervisor import dev_master_key
+from kernel.settings import Settings
+from kernel.shredding import MasterKeyError, master_key_from, parse_master_key, unwrap, wrap
+from projections.applier import without_forgotten
 from schemas.decoding import DecodeError, Forgotten, decode_event
+from schemas.envelope import EventEnvelope
 from schemas.sealing import KEY_GEN, seal_record
 
 pytestmark = pytest.mark.unit
@@ -87,3 +92,24 @@ def test_master_keys_are_32_bytes_of_hex_or_base64() -> None:
     for bad in ("short", base64.b64encode(os.urandom(16)).decode()):
         with pytest.raises(MasterKeyError):
             parse_master_key(bad)
+
+
+def test_core_dev_generates_one_master_key_file_and_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(CORE_HOME=tmp_path)
+    env = dev_master_key(tmp_path, settings)
+    path = Path(env["CORE_MASTER_KEY_FILE"])
+    assert path.stat().st_mode & 0o777 == 0o600
+    first = parse_master_key(path.read_text())
+    assert dev_master_key(tmp_path, settings) == env and parse_master_key(
+        path.read_text()) == first
+    assert master_key_from(Settings(CORE_MASTER_KEY_FILE=str(path))) == first
+    given = Settings(CORE_MASTER_KEY=first.hex())
+    assert dev_master_key(tmp_path, given) == {"CORE_MASTER_KEY": first.hex()}
+
+
+def test_a_forget_in_a_batch_ends_the_keys_it_names_for_the_records_after_it() -> None:
+    forget = EventEnvelope.model_validate({**EVENT, "type": "subject.forgotten",
+                                           "payload": {"up_to_generation": 1}})
+    keys = {REF: KEY, ("proj", "alice", 2): KEY, ("proj", "bob", 1): KEY}
+    assert without_forgotten(keys, forget) == {REF: None, ("proj", "alice", 2): KEY,
+                                               ("proj", "bob", 1): KEY}
