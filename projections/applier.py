@@ -63,7 +63,8 @@ ORDER BY decided_at DESC, event_id LIMIT 1
 """
 PARKED = Outcome(500, {"error": "server_error", "message": "internal error"})
 FORGOTTEN = Outcome(410, {"error": "subject_forgotten",
-                          "message": "the subject was forgotten; retry to write anew"})
+                          "message": "the subject was forgotten; write again, with a new "
+                                     "Idempotency-Key if any, to start anew"})
 Holes = Mapping[TopicPartition, tuple[int, int]]
 """Offset ranges [start, end) of a partition that the log was read through and holds no
 record in (besides those given): a jump inside one is not a gap."""
@@ -142,6 +143,8 @@ class Applier:
             return await self._apply_batch(records, holes, guarded=False)
         except (*TRANSIENT, OffsetGap):
             raise
+        except NeedsGuard:
+            return await self._apply_batch(records, holes, guarded=True)
         except Exception as exc:
             log.info("batch of %d failed without savepoints (%r); re-running it guarded",
                      len(records), exc)
