@@ -35,6 +35,7 @@ from schemas.envelope import EventEnvelope
 from schemas.memory_events import MEMORY_SUBMITTED, MemorySubmitted
 from schemas.sealing import seal_record
 from tests.support.openai_stub import OpenAIStub
+from tests.support.sse_reader import open_stream
 from tests.support.system import REPO, Infra, System, start_system
 from tests.support.waiting import wait_until
 
@@ -265,6 +266,27 @@ async def test_forgetting_needs_its_scope(deployment: System) -> None:
         assert refused.json()["required_scope"] == "subjects:forget"
         allowed = await api.delete("/api/v1/subjects/dave", headers={"x-api-key": forgetter})
         assert allowed.status_code == 200, allowed.text
+
+
+async def test_streams_open_sealed_changes_and_announce_a_forget_on_request(
+        deployment: System) -> None:
+    async with open_stream(deployment, PROJECT, subject="frank",
+                           include="subject.forgotten") as asked, \
+            open_stream(deployment, PROJECT, subject="frank") as plain:
+        assert (await asked.frame()).event == "connected"
+        assert (await plain.frame()).event == "connected"
+        async with deployment.client(headers={"x-project-id": PROJECT}) as api:
+            await ok(await api.post("/api/v1/memories", json={
+                "subject_id": "frank", "text": "frank likes sailing"}))
+            for stream in (asked, plain):
+                created = await stream.event()
+                assert created.event == "memory.created"
+                assert created.data["text"] == "frank likes sailing"
+            await ok(await api.delete("/api/v1/subjects/frank"))
+        forgotten = await asked.event()
+        assert forgotten.event == "subject.forgotten"
+        assert forgotten.data == {"subject_id": "frank"}
+        assert [f.event for f in await plain.quiet(1)] == []
 
 
 async def test_a_write_sealed_before_the_forget_and_logged_after_it_is_refused(
