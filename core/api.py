@@ -32,6 +32,7 @@ from kernel.kafka import new_producer
 from kernel.routing import Dispatcher
 from kernel.schema_pools import PoolProxy, SchemaPools
 from kernel.settings import Settings
+from kernel.shredding import KeyRing
 from kernel.telemetry import tracing
 from queries.change_tailer import ChangeTailer
 from queries.recall import LLMRecall, RecallEngine, build_recall_engine
@@ -63,13 +64,17 @@ def create_api(settings: Settings) -> Edge:
         await producer.start()
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
+        ring = KeyRing.from_settings(settings)
         bus = CommandBus(producer, waiter, settings.events_topic,
-                         settings.command_timeout_ms / 1000)
+                         settings.command_timeout_ms / 1000,
+                         seal=ring.sealer(pool) if ring else None)
         ai = build_ai(settings)
         recall = recall_engine(ai)
         ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,
                              extraction=ai.extraction, embed_many=ai.embedder.embed_many)
         tailer = ChangeTailer.from_settings(settings)
+        if ring is not None:
+            tailer.use_opener(ring.opener(pool))
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
         keys = KeyCache(pool, dsn)

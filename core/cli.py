@@ -89,6 +89,11 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from core.auth.api_keys import create_key, list_keys, revoke_key
     from kernel.db import connect_plain
 
+    if args.keys_command == "rotate-master":
+        from core.cli_master_key import cmd_rotate_master
+
+        return cmd_rotate_master(settings, args)
+
     async def run() -> int:
         conn = await connect_plain(settings.resolved_database_url())
         try:
@@ -156,11 +161,15 @@ def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="project the key may use (repeatable; '*' = all)")
     create.add_argument("--scopes", required=True,
                         help="comma-separated: memories:read,memories:write,claims:read,"
-                             "claims:write,events:read,admin")
+                             "claims:write,events:read,subjects:forget,admin")
     create.add_argument("--name", default="")
     keys_sub.add_parser("list", help="list keys (never the secrets)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id")
+    rotate = keys_sub.add_parser(
+        "rotate-master", help="re-wrap the subjects' data keys under a new master key "
+        "(from CORE_NEW_MASTER_KEY or --new-key-file)")
+    rotate.add_argument("--new-key-file")
 
 
 COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,

@@ -29,6 +29,7 @@ from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
 from kernel.kafka import new_producer
 from kernel.settings import Settings
+from kernel.shredding import KeyRing
 from kernel.tasks import SupervisedTask
 from kernel.telemetry import tracing
 from projections.applier import Applier, BatchResult, Record
@@ -110,6 +111,7 @@ class WorkerServices:
         self.live: LiveProjector | None = None
         self.pending_assignment: set[int] = set()
         self.tasks: list[SupervisedTask] = []
+        self.keyring = KeyRing.from_settings(settings)
 
     def assigned(self, partitions: set[int]) -> None:
         if self.live is None:
@@ -124,7 +126,8 @@ class WorkerServices:
             if self.live is None:
                 settings = self.settings
                 applier = Applier(pool, settings.worker_group, HANDLERS, batchers=BATCHERS,
-                                  idempotency_ttl_s=settings.idempotency_ttl_s)
+                                  idempotency_ttl_s=settings.idempotency_ttl_s,
+                                  keyring=self.keyring)
                 self.live = LiveProjector(applier, settings.resolved_bootstrap(),
                                           settings.events_topic, settings.projector_batch_max)
                 self.live.assigned(self.pending_assignment | assignment())
@@ -153,11 +156,13 @@ class WorkerServices:
         self.producer = new_producer(settings)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic,
-                                 settings.dlq_topic)
+                                 settings.dlq_topic, self.keyring)
         self.tasks.append(SupervisedTask("outbox-relay", self.relay.run).start())
         self.ai = build_ai(settings, announce=False)
         self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,
-                                        self.producer, settings.events_topic)
+                                        self.producer, settings.events_topic,
+                                        seal=self.keyring.sealer(self.pool) if self.keyring
+                                        else None)
         self.tasks.append(SupervisedTask("claim-extraction", self.extractor.run).start())
         ai = self.ai
 

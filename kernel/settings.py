@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     batch_max_request_items: int = Field(default=100_000, ge=1, le=10**9,
                                          alias="CORE_BATCH_MAX_REQUEST_ITEMS")
     intake_group: str = Field(default="", alias="CORE_INTAKE_GROUP")
+    master_key: str = Field(default="", alias="CORE_MASTER_KEY", repr=False)
+    master_key_file: str = Field(default="", alias="CORE_MASTER_KEY_FILE")
 
     @field_validator("default_project_id", mode="after")
     @classmethod

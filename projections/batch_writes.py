@@ -94,10 +94,10 @@ async def store_outcomes(conn: asyncpg.Connection,
         return
     await conn.executemany(
         "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
-        "idempotency_key, decided_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT DO NOTHING",
+        "idempotency_key, decided_at, actor, subject_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         [(e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(), key,
-          e.occurred_at, e.actor) for e, o, key in outcomes])
+          e.occurred_at, e.actor, e.subject_id) for e, o, key in outcomes])
     if notify:
         await conn.executemany("SELECT pg_notify($1, $2)",
                                [(OUTCOME_CHANNEL, notice) for notice in

@@ -19,6 +19,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from kernel.kafka import partition_count
 from kernel.settings import Settings
+from kernel.shredding import Opener
 from kernel.tasks import SupervisedTask
 from kernel.telemetry import tracing
 from queries.change_feed import FeedChange, StreamFilter, decode_change
@@ -99,6 +100,11 @@ class ChangeTailer:
         self._consumer = changes_consumer(bootstrap)
         self._task: SupervisedTask | None = None
         self.catchups = CatchUps(bootstrap, topic)
+        self.opener: Opener | None = None
+        """Opens sealed changes (set by the composition root when there is a master key)."""
+
+    def use_opener(self, opener: Opener) -> None:
+        self.opener = self.catchups.opener = opener
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChangeTailer:
@@ -153,17 +159,21 @@ class ChangeTailer:
             try:
                 batch = await self._consumer.getmany(timeout_ms=1000, max_records=500)
                 for records in batch.values():
-                    for record in records:
-                        self._dispatch(record)
+                    values: list[bytes | None] = [r.value for r in records]
+                    if self.opener is not None and self._by_project:
+                        values = await self.opener(values)
+                    for record, value in zip(records, values, strict=True):
+                        self._dispatch(record, b"" if value is None else value)
             except Exception:  # the one tailer of the process must outlive any failure
                 log.exception("change tailer failed; retrying")
                 await asyncio.sleep(1)
 
-    def _dispatch(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def _dispatch(self, record: ConsumerRecord[bytes, bytes], value: bytes | None = None) -> None:
+        """`value`: the record's value as opened (b"" when it does not open)."""
         self.positions[record.partition] = record.offset + 1
         if not self._by_project:
             return
-        change = decode_change(record.value)
+        change = decode_change(record.value if value is None else value)
         if change is None:
             return
         groups = self._by_project.get(change.project_id, {})
