@@ -20,6 +20,7 @@ import asyncpg
 from projections.timeline import TimelineRow
 from projections.unit_of_work import Change
 from schemas import changes as kinds
+from schemas.subject_events import SUBJECT_FORGOTTEN
 
 # Every change of a memory's or claim's state is a change row (SSE depends on it); these are
 # the kinds that can move a count. A subject without one in the batch keeps its counts.
@@ -52,7 +53,7 @@ ON CONFLICT (project_id, subject_id) DO UPDATE SET
   last_activity_at = GREATEST(s.last_activity_at, EXCLUDED.last_activity_at)
 """
 # Timeline rows: (project_id, subject_id, partition, offset, event_id, type, v, occurred_at, …)
-_PROJECT, _SUBJECT, _OCCURRED_AT = 0, 1, 7
+_PROJECT, _SUBJECT, _TYPE, _OCCURRED_AT = 0, 1, 5, 7
 
 
 def touched_subjects(timeline: Iterable[TimelineRow], changes: Iterable[Change]) -> Touched:
@@ -66,10 +67,18 @@ def touched_subjects(timeline: Iterable[TimelineRow], changes: Iterable[Change])
         found_at, found_recount = touched.get((project, subject), (at, False))
         touched[(project, subject)] = (max(at, found_at), recount or found_recount)
 
-    for row in timeline:
-        touch(row[_PROJECT], row[_SUBJECT], row[_OCCURRED_AT], False)
+    rows = list(timeline)
+    # A forget erased the subject's row: only what follows the last forget of the batch
+    # brings it back (a new row, so it is recounted whatever the changes say).
+    forgotten = {(row[_PROJECT], row[_SUBJECT]): n for n, row in enumerate(rows)
+                 if row[_TYPE] == SUBJECT_FORGOTTEN}
+    for n, row in enumerate(rows):
+        if n > forgotten.get((row[_PROJECT], row[_SUBJECT]), -1):
+            touch(row[_PROJECT], row[_SUBJECT], row[_OCCURRED_AT], False)
     for change in changes:
-        touch(change.project_id, change.subject_id, change.occurred_at, change.type in COUNTED)
+        if (change.project_id, change.subject_id) not in forgotten:
+            touch(change.project_id, change.subject_id, change.occurred_at,
+                  change.type in COUNTED)
     return touched
 
 

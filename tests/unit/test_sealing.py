@@ -23,9 +23,9 @@ pytestmark = pytest.mark.unit
 KEY = os.urandom(32)
 REF = ("proj", "alice", 1)
 EVENT = {"event_id": "0192a000-0000-7000-8000-000000000001", "type": "memory.submitted",
-         "v": 1, "project_id": "proj", "subject_id": "alice",
+         "v": 2, "project_id": "proj", "subject_id": "alice",
          "occurred_at": "2026-11-27T10:00:00.123Z", "actor": "key_x", "idempotency_key": None,
-         "payload": {"id": "mem_1", "text": "Alice is allergic to peanuts"}}
+         "payload": {"id": "mem_1", "text": "Alice is allergic to peanuts", "claims": []}}
 
 
 def sealed() -> bytes:
