@@ -163,7 +163,7 @@ async def test_slot_lifecycle_with_supersession_and_restore(api: httpx.AsyncClie
     assert [s["active_claim_id"] for s in slots["slots"]["active"]][1] == c
     superseded = {s["claim_id"]: s["superseded_by"] for s in slots["slots"]["superseded"]}
     assert superseded == {a: b, b: c}
-    assert slots["active_count"] == 2 and slots["total"] == 4
+    assert slots["active_count"] == 2 and slots["total"] == 2  # slot rows only (§8.6)
 
     history = await get(api, headers, "/api/v1/claims/subject/u1/history", slot="city")
     assert history["slot_filter"] == "city" and history["total_claims"] == 3
