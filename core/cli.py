@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
+from core.cli_startup import prepare
 from kernel.settings import Settings, load_settings
 
 
@@ -47,13 +47,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.api import create_api
-    from core.auth.jwt_tokens import secret_problem
     from core.http_deadlines import uvicorn_options
 
-    problem = secret_problem(settings.jwt_secret)
-    if problem is not None:
-        print(f"refusing to start: {problem}", file=sys.stderr)
-        return 2
     if not args.no_migration_check and cmd_migrate(settings, _check_args()) != 0:
         print("refusing to start: migrations are pending or changed (run `core migrate`)",
               file=sys.stderr)
@@ -184,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return COMMANDS[args.command](load_settings(), args)
+    settings = load_settings()
+    refused = prepare(args.command, settings)
+    if refused is not None:
+        return refused
+    return COMMANDS[args.command](settings, args)
 
 
 if __name__ == "__main__":

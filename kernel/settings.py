@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.ai.providers import parse_flag
+from kernel.db_target import PostgresVars
 from kernel.input_limits import MAX_ID_BYTES, fits
 
 
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     position_check_s: float = Field(default=5.0, alias="CORE_POSITION_CHECK_S")
     analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
     analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
+    postgres_host: str = Field(default="", alias="POSTGRES_HOST")
+    postgres_port: str = Field(default="", alias="POSTGRES_PORT")
+    postgres_db: str = Field(default="", alias="POSTGRES_DB")
+    postgres_user: str = Field(default="", alias="POSTGRES_USER")
+    postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
@@ -106,7 +112,12 @@ class Settings(BaseSettings):
 
     @property
     def embedded_postgres(self) -> bool:
-        return not self.database_url
+        return not self.database_url and not self.postgres_vars.any_set
+
+    @property
+    def postgres_vars(self) -> PostgresVars:
+        return PostgresVars(self.postgres_host.strip(), self.postgres_port.strip(),
+                            self.postgres_db, self.postgres_user, self.postgres_password)
 
     @property
     def embedded_kafka(self) -> bool:
@@ -131,6 +142,8 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.postgres_vars.any_set:
+            return self.postgres_vars.url()
         password_file = self.embedded_password_file
         secret = f":{password_file.read_text().strip()}" if password_file.exists() else ""
         return f"postgresql://postgres{secret}@127.0.0.1:{self.pg_port}/postgres"
