@@ -21,6 +21,7 @@ from commands.record_recall import recall_recorder
 from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
+from core.auth.stream_tokens import stream_token_routes
 from core.console import console_routes
 from core.http_deadlines import BodyDeadline
 from core.openapi import openapi_route
@@ -75,7 +76,7 @@ def create_api(settings: Settings) -> Starlette:
                   + ops.routes())
         replays = AsOfReplays(settings)
         routes += (replays.routes() + dead_letter_routes(settings)
-                   + console_routes())
+                   + console_routes() + stream_token_routes(pool, settings.sse_token_ttl_s))
         routes.append(openapi_route(routes))
         guard, purger = build_guard(settings, pool, pools)
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)

@@ -41,6 +41,9 @@ class RouteSpec:
     path: str
     handler: Handler
     scope: str
+    query_token: bool = False
+    """Also admits a stream token as `?access_token=` (the SSE route: EventSource cannot
+    send headers); every other route refuses one."""
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     postgres_db: str = Field(default="", alias="POSTGRES_DB")
     postgres_user: str = Field(default="", alias="POSTGRES_USER")
     postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD")
+    sse_token_ttl_s: int = Field(default=900, ge=1, le=86_400, alias="CORE_SSE_TOKEN_TTL_S")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
