@@ -45,6 +45,8 @@ BODIES: dict[tuple[str, str], Schema] = {
     ("POST", "/api/v1/memories/extract"): EXTRACT_BODY,
     ("POST", "/api/v1/claims"): CLAIM_BODY,
     ("POST", "/api/v1/claims/{id}/retract"): RETRACT_BODY,
+    ("POST", "/api/v1/events/tokens"): {"type": "object", "properties": {
+        "subject_id": STRING, "include": STRING, "ttl_s": INTEGER}},
 }
 LIST = {"subject_id": STRING, "limit": INTEGER, "offset": INTEGER}
 QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
@@ -60,6 +62,8 @@ QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
     ("GET", "/api/v1/claims/subject/{subject_id}/graph"): {"limit": INTEGER},
     ("GET", "/api/v1/claims/subject/{subject_id}/history"): {"slot": STRING, "limit": INTEGER},
     ("GET", "/api/v1/subjects/{subject_id}/timeline"): {"after": STRING, "limit": INTEGER},
+    ("GET", "/api/v1/events/memories"): {"subject_id": STRING, "include": STRING,
+                                         "access_token": STRING},
 }
 STREAMS = {("GET", "/api/v1/events/memories")}
 

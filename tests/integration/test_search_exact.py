@@ -47,7 +47,7 @@ def mix(a: list[float], b: list[float], cos: float) -> list[float]:
 
 @pytest.fixture(scope="module")
 async def corpus(infra: Infra, tmp_path_factory: pytest.TempPathFactory
-                 ) -> AsyncIterator[tuple[str, list[float]]]:
+                 ) -> AsyncIterator[tuple[str, list[float], float]]:
     rng = random.Random(17)
     query = noise(rng)
     rows: list[tuple[str, str, str, str, list[float]]] = []
@@ -55,8 +55,8 @@ async def corpus(infra: Infra, tmp_path_factory: pytest.TempPathFactory
         for i in range(PER_SUBJECT):
             rows.append((f"m_{s}_{i}", PROJECT, f"big-{s}", f"note {i} of person {s}",
                          mix(query, noise(rng), 0.9)))
-    rows.append(("target", PROJECT, "small", "my cat sleeps on the sofa",
-                 mix(query, noise(rng), 0.6)))
+    target = mix(query, noise(rng), 0.6)
+    rows.append(("target", PROJECT, "small", "my cat sleeps on the sofa", target))
     for i in range(10):
         rows.append((f"small_{i}", PROJECT, "small", f"unrelated thing {i}", noise(rng)))
     name = f"core_exact_{uuid.uuid4().hex[:8]}"
@@ -81,27 +81,28 @@ async def corpus(infra: Infra, tmp_path_factory: pytest.TempPathFactory
             await conn.execute("ANALYZE memories")
         finally:
             await conn.close()
-        yield dsn, query
+        yield dsn, query, 100 * sum(x * y for x, y in zip(query, target, strict=True))
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
 async def test_a_small_subjects_best_match_is_found_without_a_shared_word(
-        corpus: tuple[str, list[float]]) -> None:
-    dsn, query = corpus
+        corpus: tuple[str, list[float], float]) -> None:
+    dsn, query, expected = corpus
+    assert 30 < expected < 80  # above min_score, below every other subject's memories
     pool = await create_pool(dsn, max_size=2)
     try:
         hits = await search_memories(pool, PROJECT, "small", QUERY_TEXT, query, 5)
     finally:
         await pool.close()
     assert [h.id for h in hits] == ["target"]
-    assert hits[0].score == pytest.approx(60, abs=3)
+    assert hits[0].score == pytest.approx(expected, abs=1e-3)
 
 
 async def test_a_big_subject_still_gets_its_nearest_memories(
-        corpus: tuple[str, list[float]]) -> None:
-    dsn, query = corpus
+        corpus: tuple[str, list[float], float]) -> None:
+    dsn, query, _ = corpus
     pool = await create_pool(dsn, max_size=2)
     try:
         hits = await search_memories(pool, PROJECT, "big-7", QUERY_TEXT, query, 5)
