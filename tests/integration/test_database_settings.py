@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.system import REPO, Infra, System, free_port
+from tests.support.system import ARTIFACTS, REPO, Infra, System, free_port
 
 pytestmark = pytest.mark.integration
 DB_VARS = ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER",
@@ -84,7 +84,7 @@ def test_core_debug_changes_what_is_logged(tmp_path: Path, infra: Infra) -> None
 
 async def test_serve_and_worker_run_on_postgres_vars(infra: Infra) -> None:
     name = uuid.uuid4().hex[:10]
-    system = System(infra, name, {"DATABASE_URL": "",
+    system = System(infra, name, {"DATABASE_URL": "", "CORE_DEBUG": "on",
                                   **postgres_vars(infra, f"core_{name}", socket=True)})
     system.port = free_port()
     await system.prepare()
@@ -99,3 +99,9 @@ async def test_serve_and_worker_run_on_postgres_vars(infra: Infra) -> None:
             assert [m["text"] for m in listed.json()["data"]] == ["hi"]
     finally:
         system.stop()
+    logs = ARTIFACTS / "logs"
+    worker = (logs / f"worker-{name}.log").read_text()
+    api_log = (logs / f"api-{name}.log").read_text()
+    for text in (worker, api_log):
+        assert "database: socket " in text and "debug: enabled" in text
+    assert "[DEBUG] batch of " in worker  # Faust formats the worker's log lines
