@@ -20,6 +20,7 @@ from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
 from core.auth.key_cache import KeyCache
+from core.auth.stream_tokens import stream_token_routes
 from core.batch_routes import BatchLimits, batch_routes
 from core.console import console_routes
 from core.http_deadlines import BodyDeadline
@@ -86,7 +87,7 @@ def create_api(settings: Settings) -> Edge:
                   + batch_routes(ctx, guard.idempotency, BatchLimits.from_settings(settings)))
         replays = AsOfReplays(settings)
         routes += (replays.routes() + dead_letter_routes(settings)
-                   + console_routes())
+                   + console_routes() + stream_token_routes(pool, settings.sse_token_ttl_s))
         routes.append(openapi_route(routes))
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         replay_tasks = replays.start()

@@ -12,6 +12,8 @@ import warnings
 from core.cli_errors import CommandError, explain
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
+from core.cli_startup import SERVICES as SERVICE_COMMANDS
+from core.cli_startup import prepare
 from core.preflight import preflight
 from kernel.settings import Settings, load_settings
 
@@ -47,12 +49,6 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from core.auth.jwt_tokens import secret_problem
-
-    problem = secret_problem(settings.jwt_secret)
-    if problem is not None:
-        print(f"refusing to start: {problem}", file=sys.stderr)
-        return 2
     asyncio.run(preflight(settings, migrations=not args.no_migration_check,
                           topics=[settings.events_topic, settings.changes_topic]))
     import uvicorn  # after the checks: a refusal should not wait for these imports
@@ -176,7 +172,7 @@ COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate":
             "keys": cmd_keys, **HISTORY_COMMANDS, **OPS_COMMANDS}
 
 
-SERVICES = {"dev", "serve", "worker"}
+SERVICES = SERVICE_COMMANDS
 
 
 def run_bench(bench_args: list[str]) -> int:
@@ -207,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = load_settings()
+        refused = prepare(args.command, settings)
+        if refused is not None:
+            return refused
         return COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:
         return 130

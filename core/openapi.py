@@ -50,6 +50,8 @@ BODIES: dict[tuple[str, str], Schema] = {
         "items": {"type": "array", "maxItems": 500, "items": MEMORY_BODY}}},
     ("POST", "/api/v1/claims/batch"): {"type": "object", "required": ["items"], "properties": {
         "items": {"type": "array", "maxItems": 500, "items": CLAIM_BODY}}},
+    ("POST", "/api/v1/events/tokens"): {"type": "object", "properties": {
+        "subject_id": STRING, "include": STRING, "ttl_s": INTEGER}},
 }
 LIST = {"subject_id": STRING, "limit": INTEGER, "offset": INTEGER}
 QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
@@ -66,6 +68,8 @@ QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
     ("GET", "/api/v1/claims/subject/{subject_id}/history"): {"slot": STRING, "limit": INTEGER},
     ("GET", "/api/v1/subjects/{subject_id}/timeline"): {"after": STRING, "limit": INTEGER},
     ("GET", "/api/v1/subjects"): {"prefix": STRING, "limit": INTEGER, "cursor": STRING},
+    ("GET", "/api/v1/events/memories"): {"subject_id": STRING, "include": STRING,
+                                         "access_token": STRING},
 }
 STREAMS = {("GET", "/api/v1/events/memories")}
 

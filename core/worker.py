@@ -200,6 +200,10 @@ class ProjectorRuntime:
             return
         self.applied(results)
         observe_batch(records, results[-1], started)
+        log.debug("batch of %d records: %d applied, %d skipped, %d changes in %.1f ms",
+                  len(records), sum(r.applied for r in results),
+                  sum(r.skipped for r in results), sum(len(r.changes) for r in results),
+                  (time.perf_counter() - started) * 1000)
 
     def applied(self, results: list[BatchResult]) -> None:
         if any(r.changes or r.dead_letters for r in results):
@@ -214,5 +218,6 @@ def run_worker(settings: Settings) -> None:
     mode.loop.use("uvloop")  # before Faust creates its loop
     (settings.core_home / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel="INFO", quiet=True)
+    # CORE_DEBUG: the handler passes DEBUG; third-party loggers stay at INFO (core.cli_startup)
+    worker = faust.Worker(app, loglevel="DEBUG" if settings.debug else "INFO", quiet=True)
     worker.execute_from_commandline()

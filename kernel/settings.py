@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.ai.providers import parse_flag
+from kernel.db_target import PostgresVars
 from kernel.input_limits import MAX_ID_BYTES, fits
 
 
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
     intake_group: str = Field(default="", alias="CORE_INTAKE_GROUP")
     master_key: str = Field(default="", alias="CORE_MASTER_KEY", repr=False)
     master_key_file: str = Field(default="", alias="CORE_MASTER_KEY_FILE")
+    postgres_host: str = Field(default="", alias="POSTGRES_HOST")
+    postgres_port: str = Field(default="", alias="POSTGRES_PORT")
+    postgres_db: str = Field(default="", alias="POSTGRES_DB")
+    postgres_user: str = Field(default="", alias="POSTGRES_USER")
+    postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD")
+    sse_token_ttl_s: int = Field(default=900, ge=1, le=86_400, alias="CORE_SSE_TOKEN_TTL_S")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
@@ -115,7 +122,12 @@ class Settings(BaseSettings):
 
     @property
     def embedded_postgres(self) -> bool:
-        return not self.database_url
+        return not self.database_url and not self.postgres_vars.any_set
+
+    @property
+    def postgres_vars(self) -> PostgresVars:
+        return PostgresVars(self.postgres_host.strip(), self.postgres_port.strip(),
+                            self.postgres_db, self.postgres_user, self.postgres_password)
 
     @property
     def embedded_kafka(self) -> bool:
@@ -152,6 +164,8 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.postgres_vars.any_set:
+            return self.postgres_vars.url()
         password_file = self.embedded_password_file
         secret = f":{password_file.read_text().strip()}" if password_file.exists() else ""
         return f"postgresql://postgres{secret}@127.0.0.1:{self.pg_port}/postgres"

@@ -55,5 +55,5 @@ def event_routes(tailer: ChangeTailer, limits: StreamLimits) -> list[RouteSpec]:
     """The SSE stream, served from this process's change tailer."""
     return [
         RouteSpec("GET", "/api/v1/events/memories", memory_events(tailer, limits),
-                  "events:read"),
+                  "events:read", query_token=True),
     ]

@@ -59,6 +59,7 @@ CASES = [
     Case("GET", "/api/v1/subjects/u/timeline", "events:read", 200),
     Case("GET", "/api/v1/subjects?prefix=u", "memories:read", 200),
     Case("DELETE", "/api/v1/subjects/u-forgotten", "subjects:forget", 200),
+    Case("POST", "/api/v1/events/tokens", "events:read", 400, {"ttl_s": 0}),
     # any authenticated caller reaches it; the handler decides (see test_command_status_*)
     Case("GET", "/api/v1/commands/0192a000-0000-7000-8000-000000000000", AUTHENTICATED, 404),
     Case("POST", "/api/v1/admin/replays", "admin", 400),
