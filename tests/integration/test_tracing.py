@@ -127,7 +127,9 @@ async def test_no_credential_reaches_a_span(traced: tuple[System, Path]) -> None
             "/api/v1/memories", params={"subject_id": "u1", "access_token": system.api_key},
             headers={"x-project-id": "otel-secrets",
                      "authorization": f"Bearer {system.api_key}"})
-    assert response.status_code == 200
+    # only the SSE route takes `access_token` (a stream token); the refusal is traced too
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "access_token_not_accepted"
     rid = response.headers["x-request-id"]
     await wait_until(lambda: one(read_spans(path), "GET /api/v1/memories",
                                  **{"core.request_id": rid}),
