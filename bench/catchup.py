@@ -21,6 +21,7 @@ from bench.projector import (
     worker_env,
 )
 from bench.stats import Scenario
+from core.progress import Callback, Reporter
 from kernel.kafka import end_offsets, ensure_topics
 from kernel.runtime.process import ChildProcess
 from kernel.settings import Settings
@@ -40,12 +41,13 @@ async def run_projector(bench: Bench) -> None:
     home = tempfile.mkdtemp(prefix="core-bench-worker-")
     try:
         await ensure_topics(settings)
-        produced = await produce(settings, f"bench-{bench.run_id}-proj", count,
-                                 bench.options.subjects)
-        bench.note(f"produced {count} events in {produced:.1f} s")
-        total = sum((await end_offsets(settings, settings.events_topic)).values())
-        await _catch_up(bench, settings, dsn, home, total)
-        await _replay(bench, settings, dsn, total)
+        with Reporter() as report:  # a progress bar per phase on a terminal, else silent
+            produced = await produce(settings, f"bench-{bench.run_id}-proj", count,
+                                     bench.options.subjects, report.phase("produce"))
+            bench.note(f"produced {count} events in {produced:.1f} s")
+            total = sum((await end_offsets(settings, settings.events_topic)).values())
+            await _catch_up(bench, settings, dsn, home, total, report.phase("projector"))
+            await _replay(bench, settings, dsn, total, report.phase("replay"))
     finally:
         if (Path(home) / "worker.log").exists():
             (bench.out / "logs").mkdir(parents=True, exist_ok=True)
@@ -55,7 +57,8 @@ async def run_projector(bench: Bench) -> None:
         await delete_topics(settings)
 
 
-async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total: int) -> None:
+async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total: int,
+                    report: Callback) -> None:
     worker = ChildProcess.start("bench-worker", [sys.executable, "-m", "core.cli", "worker"],
                                 env=worker_env(settings, home),
                                 log_path=Path(home) / "worker.log")
@@ -63,7 +66,7 @@ async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total
     postgres = bench.stack.pids.get("postgres", [])
     pg_before = cpu_seconds(postgres)
     try:
-        samples = await progress(dsn, settings, total, timeout=600)
+        samples = await progress(dsn, settings, total, timeout=600, report=report)
         bench.memory.sample()
         cpu = {"worker_cpu_ms_per_event": round(cpu_seconds([worker.pid]) * 1000 / total, 3)}
         if postgres:
@@ -81,7 +84,8 @@ async def _catch_up(bench: Bench, settings: Settings, dsn: str, home: str, total
                                 "startup_s": round(first, 2), **cpu}))
 
 
-async def _replay(bench: Bench, settings: Settings, dsn: str, total: int) -> None:
+async def _replay(bench: Bench, settings: Settings, dsn: str, total: int,
+                  report: Callback) -> None:
     schema = f"replay_{bench.run_id}"
     conn = await asyncpg.connect(dsn)
     try:
@@ -89,7 +93,7 @@ async def _replay(bench: Bench, settings: Settings, dsn: str, total: int) -> Non
     finally:
         await conn.close()
     began = time.perf_counter()
-    summary = await Replayer(settings, schema).run(StopRule())
+    summary = await Replayer(settings, schema, progress=report).run(StopRule())
     seconds = time.perf_counter() - began
     bench.record(Scenario(
         name=f"replay.{total}", group="replay", requests=summary.events,

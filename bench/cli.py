@@ -1,4 +1,5 @@
-"""`python -m bench [run] [options]` and `python -m bench compare A.json B.json`.
+"""`python -m bench [run] [options]`, `python -m bench compare A.json B.json` and
+`python -m bench tracing` (the CPU cost of OpenTelemetry tracing per write, off and on).
 
 Without `--url` it starts a whole system (embedded Postgres + Kafka, API, worker) in a
 temporary CORE_HOME on free ports, and stops it at the end. With `--url` (and `--api-key`,
@@ -16,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCENARIOS = ("writes", "reads", "sse", "projector", "wrk")
+SCENARIOS = ("writes", "reads", "sse", "projector", "batch", "subjects", "wrk")
 EXTRA_SCENARIOS = ("drills",)
 """Run only when named in `--only`: the fault drills (see `bench.drills`)."""
 
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             print("usage: python -m bench compare A.json B.json", file=sys.stderr)
             return 2
         return compare(Path(argv[1]), Path(argv[2]))
+    if argv[:1] == ["tracing"]:
+        from bench.tracing_cost import main as tracing_cost
+
+        return tracing_cost(argv[1:])
     if argv[:1] == ["run"]:
         argv = argv[1:]
     args = build_parser().parse_args(argv)

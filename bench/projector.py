@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -35,7 +36,8 @@ def event(project: str, subject: str, seq: int) -> bytes:
         "actor": "bench", "idempotency_key": None, "payload": payload})
 
 
-async def produce(settings: Settings, project: str, count: int, subjects: int) -> float:
+async def produce(settings: Settings, project: str, count: int, subjects: int,
+                  report: Callable[[int, int], None] | None = None) -> float:
     producer = new_producer(settings, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
     began = time.perf_counter()
@@ -49,6 +51,8 @@ async def produce(settings: Settings, project: str, count: int, subjects: int) -
                     key=subject_key(project, subject),
                     headers=[("type", b"memory.submitted"), ("v", b"1")]))
             await asyncio.gather(*sends)
+            if report is not None:
+                report(min(count, start + 5000), count)
     finally:
         await producer.stop()
     return time.perf_counter() - began
@@ -87,8 +91,8 @@ async def delete_topics(settings: Settings) -> None:
         await admin.close()
 
 
-async def progress(dsn: str, settings: Settings, total: int,
-                   timeout: float) -> list[tuple[float, int]]:
+async def progress(dsn: str, settings: Settings, total: int, timeout: float,
+                   report: Callable[[int, int], None] | None = None) -> list[tuple[float, int]]:
     """(seconds, events applied) samples until the worker's offsets reach the end of the log."""
     conn, samples, began = await asyncpg.connect(dsn), [], time.perf_counter()
     try:
@@ -97,6 +101,8 @@ async def progress(dsn: str, settings: Settings, total: int,
                 "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets WHERE consumer = $1",
                 settings.worker_group)
             samples.append((time.perf_counter() - began, int(done)))
+            if report is not None:
+                report(int(done), total)
             if done >= total:
                 return samples
             await asyncio.sleep(0.05)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from commands.publisher import produce_event
+from commands.publisher import Seal, produce_event
 from kernel.ai.extraction import ExtractedClaim, ExtractionEngine, flatten_claims, infer_claim_type
 from kernel.ids import uuid7
 from kernel.tasks import drain_when_woken
@@ -48,6 +48,10 @@ def derived_ids(memory_id: str, index: int) -> tuple[str, str]:
     name = f"{memory_id}/claims/{index}"
     return (f"clm_{uuid.uuid5(CLAIM_ID_NAMESPACE, name)}",
             f"ast_{uuid.uuid5(CLAIM_ID_NAMESPACE, name + '/assertion')}")
+
+
+ClaimDecider = Callable[[str, str], Awaitable[list[ClaimAsserted] | None]]
+"""(memory id, text) → the claims decided at write time, or None (the agent decides)."""
 
 
 async def decided_at_write(engine: ExtractionEngine | None, embed: Embed, memory_id: str,
@@ -89,6 +93,7 @@ class ClaimExtractor:
     producer: AIOKafkaProducer
     topic: str
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    seal: Seal | None = None
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -150,4 +155,4 @@ class ClaimExtractor:
             event_id=uuid7(), type=CLAIMS_EXTRACTED, v=LATEST[CLAIMS_EXTRACTED],
             project_id=request.project_id, subject_id=request.subject_id,
             occurred_at=now_ms(), actor=ACTOR, payload=payload.model_dump(mode="json"))
-        await produce_event(self.producer, self.topic, event)
+        await produce_event(self.producer, self.topic, event, self.seal)

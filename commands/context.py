@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from starlette.responses import Response
 
+from commands.claim_extraction import decided_at_write
 from commands.publisher import CommandBus, wants_async
 from kernel.ai.extraction import ExtractionEngine
 from kernel.ids import uuid7
 from kernel.routing import APPENDED_EVENT, Call, server_error
 from kernel.timefmt import now_ms
+from schemas.claim_events import ClaimAsserted
 from schemas.decoding import LATEST
 from schemas.envelope import EventEnvelope
 
 Embed = Callable[[str], Awaitable[list[float]]]
+EmbedMany = Callable[[Sequence[str]], Awaitable[list[list[float]]]]
 
 
 async def no_embedding(_text: str) -> list[float]:
     return []
+
+
+async def no_embeddings(texts: Sequence[str]) -> list[list[float]]:
+    return [[] for _ in texts]
 
 
 @dataclass
@@ -30,6 +37,11 @@ class CommandContext:
     pool: asyncpg.Pool
     embed: Embed = no_embedding
     extraction: ExtractionEngine | None = None
+    embed_many: EmbedMany = no_embeddings
+
+    async def decide_claims(self, memory_id: str, text: str) -> list[ClaimAsserted] | None:
+        """A new memory's claims, when the engine decides them at write time."""
+        return await decided_at_write(self.extraction, self.embed, memory_id, text)
 
     def envelope(self, call: Call, event_type: str, subject_id: str,
                  payload: dict[str, Any], v: int | None = None) -> EventEnvelope:

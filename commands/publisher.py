@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -13,11 +14,22 @@ from commands.outcome_waiter import OutcomeWaiter
 from kernel.http import json_response
 from kernel.kafka import subject_key
 from kernel.telemetry.kafka import timed_produce
+from kernel.telemetry.tracing import producing
 from schemas.envelope import EventEnvelope
+from schemas.subject_events import UNSEALED
+
+Seal = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
+"""Seals a record's payload with its subject's data key (`kernel.shredding.KeyRing.seal`)."""
 
 
 def encode_event(event: EventEnvelope) -> bytes:
     return orjson.dumps(event.model_dump(mode="json"))
+
+
+async def sealed_event(event: EventEnvelope, seal: Seal | None) -> bytes:
+    if seal is None or event.type in UNSEALED:
+        return encode_event(event)
+    return orjson.dumps(await seal(event.model_dump(mode="json"), "event_id"))
 
 
 def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:
@@ -28,11 +40,16 @@ def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:
     return headers
 
 
-async def produce_event(producer: AIOKafkaProducer, topic: str, event: EventEnvelope) -> None:
-    """The one way an event enters the log: keyed by project + subject, with its headers."""
-    await producer.send_and_wait(
-        topic, encode_event(event), key=subject_key(event.project_id, event.subject_id),
-        headers=event_headers(event))
+async def produce_event(producer: AIOKafkaProducer, topic: str, event: EventEnvelope,
+                        seal: Seal | None = None) -> None:
+    """The one way an event enters the log: keyed by project + subject, with its headers,
+    its personal payload sealed when the deployment has a master key."""
+    with producing(topic, **{"core.event_id": event.event_id,
+                             "core.event_type": event.type}) as trace:
+        await producer.send_and_wait(
+            topic, await sealed_event(event, seal),
+            key=subject_key(event.project_id, event.subject_id),
+            headers=event_headers(event) + trace)
 
 
 @dataclass
@@ -41,10 +58,11 @@ class CommandBus:
     waiter: OutcomeWaiter
     topic: str
     timeout_s: float
+    seal: Seal | None = None
 
     @timed_produce
     async def publish(self, event: EventEnvelope) -> None:
-        await produce_event(self.producer, self.topic, event)
+        await produce_event(self.producer, self.topic, event, self.seal)
 
     async def submit(self, event: EventEnvelope, *, respond_async: bool,
                      on_appended: Callable[[str], None] = lambda _id: None) -> Response:

@@ -20,6 +20,8 @@ from commands.routes import command_routes
 from core.admin_dead_letters import dead_letter_routes
 from core.admin_replays import AsOfReplays
 from core.auth.key_cache import KeyCache
+from core.auth.stream_tokens import stream_token_routes
+from core.batch_routes import BatchLimits, batch_routes
 from core.console import console_routes
 from core.http_deadlines import BodyDeadline
 from core.openapi import openapi_route
@@ -31,6 +33,8 @@ from kernel.kafka import new_producer
 from kernel.routing import Dispatcher
 from kernel.schema_pools import PoolProxy, SchemaPools
 from kernel.settings import Settings
+from kernel.shredding import KeyRing
+from kernel.telemetry import tracing
 from queries.change_tailer import ChangeTailer
 from queries.recall import LLMRecall, RecallEngine, build_recall_engine
 from queries.routes import event_routes, query_routes
@@ -49,6 +53,7 @@ def recall_engine(ai: AIWiring) -> RecallEngine:
 
 def create_api(settings: Settings) -> Edge:
     state: dict[str, Dispatcher] = {}
+    tracing.setup("core-api")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -60,25 +65,30 @@ def create_api(settings: Settings) -> Edge:
         await producer.start()
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
+        ring = KeyRing.from_settings(settings)
         bus = CommandBus(producer, waiter, settings.events_topic,
-                         settings.command_timeout_ms / 1000)
+                         settings.command_timeout_ms / 1000,
+                         seal=ring.sealer(pool) if ring else None)
         ai = build_ai(settings)
         recall = recall_engine(ai)
         ctx = CommandContext(bus=bus, pool=pool, embed=ai.embedder.embed,
-                             extraction=ai.extraction)
+                             extraction=ai.extraction, embed_many=ai.embedder.embed_many)
         tailer = ChangeTailer.from_settings(settings)
+        if ring is not None:
+            tailer.use_opener(ring.opener(pool))
         await tailer.start()
         ops = Operations(settings, pool, lambda: tailer.subscriber_count)
-        routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
-                  + event_routes(tailer, StreamLimits.from_settings(settings))
-                  + ops.routes())
-        replays = AsOfReplays(settings)
-        routes += (replays.routes() + dead_letter_routes(settings)
-                   + console_routes())
-        routes.append(openapi_route(routes))
         keys = KeyCache(pool, dsn)
         keys.start()
         guard, purger = build_guard(settings, pool, pools, keys)
+        routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
+                  + event_routes(tailer, StreamLimits.from_settings(settings))
+                  + ops.routes()
+                  + batch_routes(ctx, guard.idempotency, BatchLimits.from_settings(settings)))
+        replays = AsOfReplays(settings)
+        routes += (replays.routes() + dead_letter_routes(settings)
+                   + console_routes() + stream_token_routes(pool, settings.sse_token_ttl_s))
+        routes.append(openapi_route(routes))
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         replay_tasks = replays.start()
         try:
@@ -99,7 +109,10 @@ def create_api(settings: Settings) -> Edge:
         response = await state["dispatcher"](Request(scope, receive, send))
         await response(scope, receive, send)
 
-    http = RequestTelemetry(BodyDeadline(endpoint, timeout_s=settings.http_body_timeout_s))
+    http: ASGIApp = RequestTelemetry(BodyDeadline(endpoint,
+                                                  timeout_s=settings.http_body_timeout_s))
+    for layer in reversed(tracing.asgi_middleware()):  # none when traces are off
+        http = layer.cls(http, *layer.args, **layer.kwargs)
     return Edge(http, Starlette(lifespan=lifespan))
 
 

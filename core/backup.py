@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -23,17 +24,29 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import asyncpg
 import orjson
 
-from core.event_archive import export_topic, produce_archive
+from core.event_archive import Progress, export_topic, produce_archive
 from kernel.kafka import end_offsets, ensure_topics
 from kernel.runtime.postgres import pg_bin
 from kernel.settings import Settings
 from kernel.timefmt import iso_ms, now_ms
 
 DUMP, EVENTS, MANIFEST = "postgres.dump", "events.jsonl", "manifest.json"
+Phases = Callable[[str], Progress]  # a progress callback per named phase
+
+
+def no_phases(_label: str) -> Progress:
+    return lambda _done, _total: None
 
 
 class RestoreError(RuntimeError):
     pass
+
+
+class PgToolFailed(RuntimeError):
+    def __init__(self, tool: str, code: int, stderr: str) -> None:
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        self.tool, self.reason = tool, (lines[0] if lines else f"exit code {code}")
+        super().__init__(f"{tool} failed ({code}): {stderr.strip()}")
 
 
 def libpq_target(dsn: str) -> tuple[str, dict[str, str]]:
@@ -52,16 +65,20 @@ def run_pg(tool: str, args: list[str], dsn: str) -> None:
     done = subprocess.run([pg_bin(tool), *args, "--dbname", target],
                           env={**os.environ, **secret}, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip()}")
+        raise PgToolFailed(tool, done.returncode, done.stderr)
 
 
-def backup(settings: Settings, out: Path) -> dict[str, Any]:
+def backup(settings: Settings, out: Path, phases: Phases = no_phases) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)  # memory text lives in here
     started = now_ms()
+    dumped = phases("pg_dump")
+    dumped(0, 0)
     run_pg("pg_dump", ["--format=custom", "--no-owner", "--no-privileges",
                        "--file", str(out / DUMP)], settings.resolved_database_url())
-    positions = asyncio.run(export_topic(settings, settings.events_topic, out / EVENTS))
+    dumped(1, 1)
+    positions = asyncio.run(export_topic(settings, settings.events_topic, out / EVENTS,
+                                         phases(f"export {settings.events_topic}")))
     manifest = {"format": 1, "started_at": iso_ms(started), "finished_at": iso_ms(now_ms()),
                 "topic": settings.events_topic, "consumer": settings.worker_group,
                 "partitions": {str(p): span for p, span in positions.items()},
@@ -72,7 +89,7 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore(settings: Settings, source: Path) -> list[str]:
+def restore(settings: Settings, source: Path, phases: Phases = no_phases) -> list[str]:
     """Returns what was done, one line per step; raises RestoreError when unsafe."""
     manifest = orjson.loads((source / MANIFEST).read_bytes())
     dsn = settings.resolved_database_url()
@@ -80,10 +97,14 @@ def restore(settings: Settings, source: Path) -> list[str]:
     if tables:
         raise RestoreError(f"database is not empty ({len(tables)} tables, e.g. {tables[0]}); "
                              "drop and recreate it first")
+    restored = phases("pg_restore")
+    restored(0, 0)
     run_pg("pg_restore", ["--single-transaction", "--exit-on-error", "--no-owner",
                           "--no-privileges", str(source / DUMP)], dsn)
+    restored(1, 1)
     steps = [f"database restored from {source / DUMP}"]
-    steps += asyncio.run(restore_topic(settings, source, manifest))
+    steps += asyncio.run(restore_topic(settings, source, manifest,
+                                       phases(f"produce {settings.events_topic}")))
     return steps
 
 
@@ -98,7 +119,8 @@ async def user_tables(dsn: str) -> list[str]:
         await conn.close()
 
 
-async def restore_topic(settings: Settings, source: Path, manifest: dict[str, Any]) -> list[str]:
+async def restore_topic(settings: Settings, source: Path, manifest: dict[str, Any],
+                        progress: Progress | None = None) -> list[str]:
     spans = {int(p): span for p, span in manifest["partitions"].items()}
     await ensure_topics(settings.model_copy(update={"partitions": len(spans)}))
     topic = settings.events_topic
@@ -106,7 +128,9 @@ async def restore_topic(settings: Settings, source: Path, manifest: dict[str, An
     if any(ends.values()):
         steps = [f"events topic {topic} is not empty: kept as is"]
     else:
-        count = await produce_archive(settings, topic, source / EVENTS)
+        count = await produce_archive(settings, topic, source / EVENTS,
+                                      int(manifest.get("records", 0)),
+                                      progress or (lambda _done, _total: None))
         steps = [f"events topic {topic}: {count} records re-produced"]
         ends = await end_offsets(settings.model_copy(update={"partitions": len(spans)}), topic)
         if any(ends.get(p, 0) != end for p, (_start, end) in spans.items()):

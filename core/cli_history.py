@@ -13,27 +13,6 @@ from typing import Any
 from kernel.settings import Settings
 
 
-class ProgressBar:
-    """A one-line progress bar on a terminal (stderr); silent otherwise."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.enabled = sys.stderr.isatty()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and done < total):
-            return
-        self.last = now
-        share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\r{self.label} [{bar:<30}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def parse_time(raw: str) -> datetime:
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if value.tzinfo is None:
@@ -47,9 +26,10 @@ def parse_offsets(raw: str) -> dict[int, int]:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from core.progress import Reporter
     from projections.replay import Replayer, StopRule, create_projection_schema
 
-    async def run() -> int:
+    async def run(report: Reporter) -> int:
         import asyncpg
 
         conn = await asyncpg.connect(settings.resolved_database_url())
@@ -58,43 +38,64 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await conn.close()
         replayer = Replayer(settings, args.schema, project=args.project,
-                            progress=ProgressBar(f"replay → {args.schema}"))
+                            progress=report.phase(f"replay → {args.schema}"))
         summary = await replayer.run(StopRule(until=args.until, offsets=args.offsets))
-        print(f"replayed {summary.events} events ({summary.applied} applied) into schema "
-              f"{args.schema} in {summary.seconds:.1f}s: {summary.per_second:.0f} events/s")
+        report.finish(
+            {"command": "replay", "schema": args.schema, "events": summary.events,
+             "applied": summary.applied, "seconds": round(summary.seconds, 3),
+             "events_per_second": round(summary.per_second, 1),
+             "positions": {str(p): o for p, o in sorted(summary.positions.items())}},
+            f"replayed {summary.events} events ({summary.applied} applied) into schema "
+            f"{args.schema} in {summary.seconds:.1f}s: {summary.per_second:.0f} events/s")
         return 0
 
-    return asyncio.run(run())
+    with Reporter(args.json) as report:
+        return asyncio.run(run(report))
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from core.progress import Reporter
     from projections.export import ExportFilter, export_events
 
     out = open(args.out, "w") if args.out else sys.stdout  # noqa: SIM115
-    try:
-        wanted = ExportFilter(args.project, args.subject, args.since, args.until,
-                              set(args.type or []))
-        count = asyncio.run(export_events(settings, wanted, out, ProgressBar("export")))
-    finally:
-        if args.out:
-            out.close()
-    print(f"exported {count} events", file=sys.stderr)
+    # without --out the events are stdout, so the summary goes to stderr
+    with Reporter(args.json, stream=sys.stdout if args.out else sys.stderr) as report:
+        began = time.monotonic()
+        try:
+            wanted = ExportFilter(args.project, args.subject, args.since, args.until,
+                                  set(args.type or []))
+            count = asyncio.run(export_events(settings, wanted, out, report.phase("export")))
+        finally:
+            if args.out:
+                out.close()
+        seconds = time.monotonic() - began
+        report.finish({"command": "events export", "events": count, "out": args.out,
+                       "seconds": round(seconds, 3)},
+                      f"exported {count} events in {seconds:.1f}s")
     return 0
 
 
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> int:
+    from core.progress import Reporter
     from projections.rebuild import rebuild
 
     if args.projections_command == "drop":
         return asyncio.run(_drop_schema(settings, args.schema))
     schema = args.schema or f"proj_{time.strftime('%Y%m%d%H%M%S')}"
-    result = asyncio.run(rebuild(settings, schema, ProgressBar(f"rebuild → {schema}")))
-    if not result.switched:
-        print(f"NOT switched: {schema} differs from {result.previous} in {result.differences}",
-              file=sys.stderr)
-        return 1
-    print(f"rebuilt {result.events} events into {schema} in {result.seconds:.1f}s and switched "
-          f"the live projection to it (previous: {result.previous}, kept until dropped)")
+    with Reporter(args.json) as report:
+        result = asyncio.run(rebuild(settings, schema, report.phase(f"rebuild → {schema}")))
+        summary = {"command": "projections rebuild", "schema": schema,
+                   "previous": result.previous, "events": result.events,
+                   "seconds": round(result.seconds, 3), "switched": result.switched,
+                   "differences": result.differences}
+        if not result.switched:
+            print(f"NOT switched: {schema} differs from {result.previous} in "
+                  f"{result.differences}", file=sys.stderr)
+            report.finish(summary, f"rebuilt {result.events} events into {schema}; NOT switched")
+            return 1
+        report.finish(summary, f"rebuilt {result.events} events into {schema} in "
+                               f"{result.seconds:.1f}s and switched the live projection to it "
+                               f"(previous: {result.previous}, kept until dropped)")
     return 0
 
 
@@ -132,6 +133,12 @@ def _dlq_line(letter: dict[str, Any]) -> str:
             f"reason={letter['reason']}  value={letter['value'][:120]}")
 
 
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="no progress bar; print one JSON summary line (also when "
+                             "stderr is not a terminal)")
+
+
 def add_history_parsers(sub: Any) -> None:
     export = sub.add_parser("events", help="the event log").add_subparsers(
         dest="events_command", required=True).add_parser("export", help="export as JSONL")
@@ -141,15 +148,19 @@ def add_history_parsers(sub: Any) -> None:
     export.add_argument("--until", type=parse_time)
     export.add_argument("--type", action="append")
     export.add_argument("--out")
+    add_json_flag(export)
     replay = sub.add_parser("replay", help="fold the log into a new schema")
     replay.add_argument("--schema", required=True)
     stop = replay.add_mutually_exclusive_group()
     stop.add_argument("--until", type=parse_time)
     stop.add_argument("--offsets", type=parse_offsets, help="P:O,… stop before these offsets")
     replay.add_argument("--project")
+    add_json_flag(replay)
     projections = sub.add_parser("projections", help="rebuild or drop projection schemas")
     psub = projections.add_subparsers(dest="projections_command", required=True)
-    psub.add_parser("rebuild").add_argument("--schema")
+    rebuild = psub.add_parser("rebuild")
+    rebuild.add_argument("--schema")
+    add_json_flag(rebuild)
     psub.add_parser("drop").add_argument("schema")
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_command",
                                                                     required=True)

@@ -12,7 +12,7 @@ the position-derived ids of the projection rely on.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kernel.kafka import new_producer, partition_count
 from kernel.settings import Settings
+
+Progress = Callable[[int, int], None]
+
+
+def _ignore(_done: int, _total: int) -> None:
+    return None
 
 
 def encode_bytes(raw: bytes | None) -> str | dict[str, str] | None:
@@ -49,7 +55,8 @@ def archive_line(message: Any) -> bytes:
     }) + b"\n"
 
 
-async def export_topic(settings: Settings, topic: str, path: Path) -> dict[int, list[int]]:
+async def export_topic(settings: Settings, topic: str, path: Path,
+                       progress: Progress = _ignore) -> dict[int, list[int]]:
     """Writes every record below the end offsets seen at the start; returns, per partition,
     [beginning offset, end offset]."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_bootstrap(),
@@ -60,22 +67,32 @@ async def export_topic(settings: Settings, topic: str, path: Path) -> dict[int, 
         tps = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(tps)
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        total, done = sum(ends[tp] - starts[tp] for tp in tps), 0
+        progress(0, total)
         with path.open("wb") as out:
             for tp in tps:
-                await _copy_partition(consumer, tp, starts[tp], ends[tp], out)
+                await _copy_partition(consumer, tp, starts[tp], ends[tp], out,
+                                      _shifted(progress, done, total))
+                done += ends[tp] - starts[tp]
+                progress(done, total)
         return {tp.partition: [starts[tp], ends[tp]] for tp in tps}
     finally:
         await consumer.stop()
 
 
 async def _copy_partition(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int,
-                          end: int, out: Any) -> None:
+                          end: int, out: Any, copied: Callable[[int], None]) -> None:
     consumer.seek(tp, start)
     while await consumer.position(tp) < end:
         batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
         for message in batch.get(tp, []):
             if message.offset < end:
                 out.write(archive_line(message))
+        copied(min(await consumer.position(tp), end) - start)
+
+
+def _shifted(progress: Progress, base: int, total: int) -> Callable[[int], None]:
+    return lambda copied: progress(base + copied, total)
 
 
 def read_archive(path: Path) -> Iterator[dict[str, Any]]:
@@ -85,8 +102,10 @@ def read_archive(path: Path) -> Iterator[dict[str, Any]]:
                 yield orjson.loads(line)
 
 
-async def produce_archive(settings: Settings, topic: str, path: Path) -> int:
-    """Re-produces the archive into `topic` in file order (per partition: offset order)."""
+async def produce_archive(settings: Settings, topic: str, path: Path, total: int = 0,
+                          progress: Progress = _ignore) -> int:
+    """Re-produces the archive into `topic` in file order (per partition: offset order);
+    `total` (the manifest's record count) only sizes the progress."""
     producer = new_producer(settings)
     await producer.start()
     count, pending = 0, []
@@ -99,7 +118,9 @@ async def produce_archive(settings: Settings, topic: str, path: Path) -> int:
             count += 1
             if len(pending) >= 1000:
                 await _settle(pending)
+                progress(count, max(total, count))
         await _settle(pending)
+        progress(count, max(total, count))
         return count
     finally:
         await producer.stop()

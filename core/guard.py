@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core.auth import stream_tokens
 from core.auth.authenticator import Authenticator
 from core.auth.principal import AuthError, Principal
 from core.body_limit import read_limited, with_body
 from core.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, Refused, fingerprint
-from kernel.access import AUTHENTICATED, Caller, admit_caller
+from kernel.access import AUTHENTICATED, STREAM_BINDING, Caller, StreamBinding, admit_caller
 from kernel.http import error, json_response, resolve_project
 from kernel.routing import (
     APPENDED_EVENT,
@@ -32,6 +33,7 @@ from kernel.schema_pools import SchemaPools
 
 AS_OF_HEADER = "x-core-as-of-schema"
 AS_OF_PARAM = "as_of_schema"
+ACCESS_TOKEN = "access_token"
 
 
 class SecureGuard(RequestGuard):
@@ -44,6 +46,9 @@ class SecureGuard(RequestGuard):
 
     async def admit(self, request: Request, found: tuple[RouteSpec, dict[str, str]] | None,
                     default_project: str, run: Runner) -> Response:
+        token = request.query_params.get(ACCESS_TOKEN)
+        if token is not None:
+            return await self._admit_stream_token(request, found, token, run)
         try:
             principal = await self.authenticator.authenticate(request)
         except AuthError as exc:
@@ -66,6 +71,37 @@ class SecureGuard(RequestGuard):
         if as_of:
             return await self._as_of(run, route, call, principal, as_of)
         return await self._write_guarded(run, route, call, principal)
+
+    async def _admit_stream_token(self, request: Request,
+                                  found: tuple[RouteSpec, dict[str, str]] | None, token: str,
+                                  run: Runner) -> Response:
+        """`?access_token=` (core.auth.stream_tokens): only the routes marked `query_token`."""
+        if found is None:
+            return not_found(request)
+        route, params = found
+        if not route.query_token:
+            return error(401, "access_token_not_accepted",
+                         message="access_token is accepted only by GET /api/v1/events/memories")
+        grant = await stream_tokens.resolve(self.idempotency.pool, token)
+        if grant is None:
+            return error(401, "invalid_token",
+                         message="The stream token is unknown, expired or revoked")
+        [project] = grant.principal.projects
+        asked = request.headers.get("x-project-id")
+        if asked is not None and asked.strip() and asked.strip() != project:
+            return error(403, "project_forbidden", project_id=asked.strip())
+        if not grant.principal.holds(route.scope):
+            return error(403, "insufficient_scope", required_scope=route.scope)
+        request.scope[PRINCIPAL] = grant.principal.id
+        request.scope[STREAM_BINDING] = StreamBinding(grant.subject_id)
+
+        async def still_admitted() -> bool:
+            return await stream_tokens.resolve(self.idempotency.pool, token,
+                                               expired_ok=True) is not None
+
+        request.scope[STILL_ADMITTED] = still_admitted
+        admit_caller(request, Caller(grant.principal.id, grant.principal.scopes))
+        return await run(route, Call(request, project, params))
 
     def _readmission(self, request: Request, project: str,
                      scope: str) -> Callable[[], Awaitable[bool]]:
@@ -93,7 +129,7 @@ class SecureGuard(RequestGuard):
 
     async def _write_guarded(self, run: Runner, route: RouteSpec, call: Call,
                              principal: Principal) -> Response:
-        if call.request.method.upper() not in WRITE_METHODS:
+        if call.request.method.upper() not in WRITE_METHODS or route.own_body:
             return await run(route, call)
         body = await read_limited(call.request, self.max_body_bytes)
         if body is None:  # and close the connection rather than drain the rest

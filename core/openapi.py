@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.openapi_responses import COMPONENTS, responses_of
 from kernel.routing import PUBLIC, RouteSpec
 
 Schema = dict[str, Any]
@@ -45,6 +46,12 @@ BODIES: dict[tuple[str, str], Schema] = {
     ("POST", "/api/v1/memories/extract"): EXTRACT_BODY,
     ("POST", "/api/v1/claims"): CLAIM_BODY,
     ("POST", "/api/v1/claims/{id}/retract"): RETRACT_BODY,
+    ("POST", "/api/v1/memories/batch"): {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": MEMORY_BODY}}},
+    ("POST", "/api/v1/claims/batch"): {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": CLAIM_BODY}}},
+    ("POST", "/api/v1/events/tokens"): {"type": "object", "properties": {
+        "subject_id": STRING, "include": STRING, "ttl_s": INTEGER}},
 }
 LIST = {"subject_id": STRING, "limit": INTEGER, "offset": INTEGER}
 QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
@@ -60,6 +67,9 @@ QUERIES: dict[tuple[str, str], dict[str, Schema]] = {
     ("GET", "/api/v1/claims/subject/{subject_id}/graph"): {"limit": INTEGER},
     ("GET", "/api/v1/claims/subject/{subject_id}/history"): {"slot": STRING, "limit": INTEGER},
     ("GET", "/api/v1/subjects/{subject_id}/timeline"): {"after": STRING, "limit": INTEGER},
+    ("GET", "/api/v1/subjects"): {"prefix": STRING, "limit": INTEGER, "cursor": STRING},
+    ("GET", "/api/v1/events/memories"): {"subject_id": STRING, "include": STRING,
+                                         "access_token": STRING},
 }
 STREAMS = {("GET", "/api/v1/events/memories")}
 
@@ -75,7 +85,7 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', route.path)}",
         "parameters": parameters, "x-core-scope": route.scope,
-        "responses": {"default": {"description": "JSON object (see the spec)"}},
+        "responses": responses_of(route.method, route.path),
     }
     if route.scope != PUBLIC:
         operation["security"] = [{"apiKey": []}, {"bearer": []}]
@@ -95,7 +105,7 @@ def openapi_document(routes: Sequence[RouteSpec]) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "CORE memory engine", "version": "1"},
         "paths": paths,
-        "components": {"securitySchemes": {
+        "components": {"schemas": COMPONENTS, "securitySchemes": {
             "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
             "bearer": {"type": "http", "scheme": "bearer"}}},
     }

@@ -2,7 +2,8 @@
 the events topic's end offsets, the projector is at most `CORE_READY_MAX_LAG` events behind
 (sum over partitions), and the oldest change the worker's outbox relay has not delivered yet
 is at most `CORE_READY_MAX_OUTBOX_AGE_S` old (a dead relay stops SSE while writes go on).
-Each check is bounded by a timeout; Postgres and Kafka run at once.
+Each check is bounded by a timeout; Postgres and Kafka run at once. The projector check also
+sets this process's `core_projector_lag_events{partition}` gauges (the console charts them).
 
 200 `{"ready": true, "checks": {...}}`, or 503 with `"failing": [names]`. `/health` stays the
 liveness probe: it never touches a dependency.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kernel.telemetry.kafka import LogEnds
-from kernel.telemetry.lag import applied_offsets, lag_by_partition
+from kernel.telemetry.lag import applied_offsets, lag_by_partition, publish_lag
 
 T = TypeVar("T")
 Check = dict[str, Any]
@@ -60,7 +61,9 @@ class Readiness:
             applied_offsets(self.pool, self.consumer, self.ends.topic), self.timeout_s)
         if applied is None:
             return {"ok": False, "error": error}
-        lag = sum(lag_by_partition(ends, applied).values())
+        partitions = lag_by_partition(ends, applied)
+        publish_lag(self.ends.topic, partitions)  # this process's /metrics, per partition
+        lag = sum(partitions.values())
         found: Check = {"ok": lag <= self.max_lag, "lag": lag, "max_lag": self.max_lag}
         return found if found["ok"] else {**found, "error": "projector lag above max_lag"}
 

@@ -77,6 +77,7 @@ class Supervisor:
             "CORE_REPLICATION_FACTOR": str(self.settings.replication_factor),
             "CORE_MIN_INSYNC_REPLICAS": str(self.settings.min_insync_replicas),
             "CORE_HOME": str(self.home),
+            **dev_master_key(self.home, self.settings),
         }
 
     def write_runtime_env(self) -> None:
@@ -173,3 +174,19 @@ async def ensure_dev_key(home: Path, dsn: str) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def dev_master_key(home: Path, settings: Settings) -> dict[str, str]:
+    """The deployment's master key setting; without one, a development key generated once
+    into CORE_HOME/master-key (mode 0600) and named by CORE_MASTER_KEY_FILE."""
+    if settings.master_key:
+        return {"CORE_MASTER_KEY": settings.master_key}
+    if settings.master_key_file:
+        return {"CORE_MASTER_KEY_FILE": settings.master_key_file}
+    from kernel.shredding import new_master_key
+
+    path = home / "master-key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(new_master_key() + "\n")
+    return {"CORE_MASTER_KEY_FILE": str(path.resolve())}

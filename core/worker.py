@@ -22,19 +22,23 @@ import faust
 from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
-from commands.claim_extraction import ClaimExtractor
+from commands.claim_extraction import ClaimExtractor, decided_at_write
+from core.intake import command_intake
 from core.stream_batches import take_available
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
 from kernel.kafka import new_producer
 from kernel.settings import Settings
+from kernel.shredding import KeyRing
 from kernel.tasks import SupervisedTask
+from kernel.telemetry import tracing
 from projections.applier import Applier, BatchResult, Record
 from projections.handlers import BATCHERS, HANDLERS
 from projections.live import LiveProjector
 from projections.maintenance import GrowthAnalyzer
 from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
+from schemas.claim_events import ClaimAsserted
 
 log = logging.getLogger("core.projections.worker")
 
@@ -53,6 +57,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_rebalance_timeout=10,
         producer_acks=-1,
     )
+    tracing.setup("core-worker")
     services = WorkerServices(settings)
     events = _raw_topic(app, settings.events_topic)
 
@@ -85,7 +90,9 @@ def _assigned(app: faust.App, topic: str) -> set[int]:
 
 def _record(event: Any) -> Record:
     message = event.message
-    return Record(message.topic, message.partition, message.offset, message.key, message.value)
+    headers = tuple(message.headers or ()) if tracing.enabled() else ()
+    return Record(message.topic, message.partition, message.offset, message.key, message.value,
+                  headers)
 
 
 class WorkerServices:
@@ -104,6 +111,7 @@ class WorkerServices:
         self.live: LiveProjector | None = None
         self.pending_assignment: set[int] = set()
         self.tasks: list[SupervisedTask] = []
+        self.keyring = KeyRing.from_settings(settings)
 
     def assigned(self, partitions: set[int]) -> None:
         if self.live is None:
@@ -118,7 +126,8 @@ class WorkerServices:
             if self.live is None:
                 settings = self.settings
                 applier = Applier(pool, settings.worker_group, HANDLERS, batchers=BATCHERS,
-                                  idempotency_ttl_s=settings.idempotency_ttl_s)
+                                  idempotency_ttl_s=settings.idempotency_ttl_s,
+                                  keyring=self.keyring)
                 self.live = LiveProjector(applier, settings.resolved_bootstrap(),
                                           settings.events_topic, settings.projector_batch_max)
                 self.live.assigned(self.pending_assignment | assignment())
@@ -147,12 +156,22 @@ class WorkerServices:
         self.producer = new_producer(settings)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic,
-                                 settings.dlq_topic)
+                                 settings.dlq_topic, self.keyring)
         self.tasks.append(SupervisedTask("outbox-relay", self.relay.run).start())
         self.ai = build_ai(settings, announce=False)
         self.extractor = ClaimExtractor(self.ai.extraction, self.ai.embedder.embed, self.pool,
-                                        self.producer, settings.events_topic)
+                                        self.producer, settings.events_topic,
+                                        seal=self.keyring.sealer(self.pool) if self.keyring
+                                        else None)
         self.tasks.append(SupervisedTask("claim-extraction", self.extractor.run).start())
+        ai = self.ai
+
+        async def decide(memory_id: str, text: str) -> list[ClaimAsserted] | None:
+            return await decided_at_write(ai.extraction, ai.embedder.embed, memory_id, text)
+
+        intake = command_intake(settings, self.pool, ai.embedder.embed_many, self.producer,
+                                decide)
+        self.tasks.append(SupervisedTask("command-intake", intake.run).start())
         analyzer = GrowthAnalyzer(self.pool, settings.analyze_growth, settings.analyze_check_s)
         self.tasks.append(SupervisedTask("analyze", analyzer.run).start())
         if settings.worker_metrics_port:
@@ -174,12 +193,17 @@ class ProjectorRuntime:
     async def apply(self, records: list[Record]) -> None:
         started = time.perf_counter()
         try:
-            results = await self.live.apply(records)
+            with tracing.projector_batch(records):
+                results = await self.live.apply(records)
         except Exception:
             log.exception("projector batch failed; its records are re-read from the log")
             return
         self.applied(results)
         observe_batch(records, results[-1], started)
+        log.debug("batch of %d records: %d applied, %d skipped, %d changes in %.1f ms",
+                  len(records), sum(r.applied for r in results),
+                  sum(r.skipped for r in results), sum(len(r.changes) for r in results),
+                  (time.perf_counter() - started) * 1000)
 
     def applied(self, results: list[BatchResult]) -> None:
         if any(r.changes or r.dead_letters for r in results):
@@ -194,5 +218,6 @@ def run_worker(settings: Settings) -> None:
     mode.loop.use("uvloop")  # before Faust creates its loop
     (settings.core_home / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel="INFO", quiet=True)
+    # CORE_DEBUG: the handler passes DEBUG; third-party loggers stay at INFO (core.cli_startup)
+    worker = faust.Worker(app, loglevel="DEBUG" if settings.debug else "INFO", quiet=True)
     worker.execute_from_commandline()

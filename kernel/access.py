@@ -44,6 +44,22 @@ def read_scope_of(event_type: str) -> str:
     return READ_SCOPE_BY_FAMILY.get(event_type.partition(".")[0], ADMIN)
 
 
+@dataclass(frozen=True)
+class StreamBinding:
+    """What a stream token (`?access_token=`) was minted for: its subject filter (None = every
+    subject of its project). The token's project and scopes are the caller's."""
+
+    subject_id: str | None
+
+
+STREAM_BINDING = "core.stream_binding"
+
+
+def stream_binding_of(request: Request) -> StreamBinding | None:
+    found = request.scope.get(STREAM_BINDING)
+    return found if isinstance(found, StreamBinding) else None
+
+
 def caller_of(request: Request) -> Caller:
     found = request.scope.get(CALLER)
     return found if isinstance(found, Caller) else NOBODY

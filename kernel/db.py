@@ -46,6 +46,9 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+CONNECT_TIMEOUT_S = 15.0  # a wrong host or port fails in seconds, not asyncpg's default minute
+
+
 async def connect_plain(dsn: str) -> asyncpg.Connection:
     """A connection without codecs, for migrations (the vector type may not exist yet)."""
-    return await asyncpg.connect(dsn)
+    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)

@@ -35,6 +35,11 @@ def json_response(status: int, body: object, headers: Mapping[str, str] | None =
                     headers=dict(headers or {}))
 
 
+def json_bytes(body: bytes, status: int = 200) -> Response:
+    """A JSON document serialized elsewhere (e.g. by Postgres)."""
+    return Response(body, status_code=status, media_type=JSON_CONTENT_TYPE)
+
+
 def error(status: int, code: str, **extra: object) -> Response:
     return json_response(status, {"error": code, **extra})
 
@@ -51,12 +56,12 @@ def parse_body(raw: bytes) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidBody from exc
-    if _js_falsy(value):
+    if js_falsy(value):
         raise InvalidBody
     return value
 
 
-def _js_falsy(value: Any) -> bool:
+def js_falsy(value: Any) -> bool:
     if value is None or value is False or value == "":
         return True
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0

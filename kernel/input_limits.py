@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kernel.http import body_fields, parse_body
+from kernel.http import InvalidBody, body_fields, js_falsy, parse_body
 
 MAX_ID_BYTES = 255
 NUL = "\x00"
@@ -80,7 +80,14 @@ def refuse_nul(fields: Iterable[tuple[str, Any]]) -> None:
 
 def checked_body(raw: bytes) -> dict[str, Any]:
     """The body's fields (spec §4.4) with no NUL anywhere; raises InvalidBody or Invalid."""
-    fields = body_fields(parse_body(raw))
+    return checked_value(parse_body(raw))
+
+
+def checked_value(value: Any) -> dict[str, Any]:
+    """`checked_body` of a body already parsed (a batch item)."""
+    if js_falsy(value):
+        raise InvalidBody
+    fields = body_fields(value)
     refuse_nul(fields.items())
     return fields
 

@@ -22,11 +22,14 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         NewTopic(settings.events_topic, settings.partitions, replicas, topic_configs=forever),
         NewTopic(settings.changes_topic, settings.partitions, replicas, topic_configs=changes),
         NewTopic(settings.dlq_topic, settings.partitions, replicas, topic_configs=forever),
+        NewTopic(settings.commands_topic, settings.partitions, replicas, topic_configs=changes),
+        NewTopic(settings.rejected_commands_topic, settings.partitions, replicas,
+                 topic_configs=changes),
     ]
 
 
 async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
-    """Create the three topics when absent; waits for the broker to accept admin requests."""
+    """Create the topics when absent; waits for the broker to accept admin requests."""
     deadline = time.monotonic() + timeout
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.resolved_bootstrap())

@@ -57,6 +57,11 @@ SSE_CATCHUP_READS = Counter(
 SSE_REFUSED = Counter(
     "core_sse_refused_total", "SSE streams refused with 429, by the cap that was reached.",
     ("cap",))
+SSE_DROPPED = Counter(
+    "core_sse_dropped_total",
+    "SSE streams the server ended, by reason: overflow (a slow client's queue filled up; it "
+    "resumes with Last-Event-ID) or revoked (its credential is no longer admitted).",
+    ("reason",))
 
 KAFKA_PRODUCE_SECONDS = Histogram(
     "core_kafka_produce_duration_seconds", "Command event produce time until acks=all.",
@@ -77,6 +82,10 @@ PROJECTOR_LAG = Gauge(
     ("topic", "partition"))
 OUTBOX_BACKLOG = Gauge("core_outbox_backlog", "Changes waiting in the outbox for the relay.")
 DEAD_LETTERS = Counter("core_dead_letters_total", "Records produced to the DLQ topic.")
+DLQ_RECORDS = Gauge(
+    "core_dlq_records",
+    "Records in the DLQ topic (its end offsets summed; retried letters stay in the topic).",
+    ("topic",))
 BACKGROUND_TASK_RESTARTS = Counter(
     "core_background_task_restarts_total",
     "Long-running background tasks that ended or died and were restarted, by task.", ("task",))

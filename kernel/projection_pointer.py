@@ -10,7 +10,7 @@ CHANNEL = "core_projection_switch"
 # Tables that stay in `public` whatever schema holds the projection.
 GLOBAL_TABLES = ("schema_migrations", "outbox", "dead_letter_outbox", "extraction_requests",
                  "api_keys", "idempotency_keys", "projection_pointer",
-                 "client_id_reservations", "asof_schemas")
+                 "client_id_reservations", "asof_schemas", "subject_keys", "stream_tokens")
 
 
 def quote_ident(name: str) -> str:

@@ -41,6 +41,12 @@ class RouteSpec:
     path: str
     handler: Handler
     scope: str
+    own_body: bool = False
+    """The handler reads (streams) the body itself, with its own limits and Idempotency-Key
+    handling (the batch routes); the guard then reads nothing."""
+    query_token: bool = False
+    """Also admits a stream token as `?access_token=` (the SSE route: EventSource cannot
+    send headers); every other route refuses one."""
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.ai.providers import parse_flag
+from kernel.db_target import PostgresVars
 from kernel.input_limits import MAX_ID_BYTES, fits
 
 
@@ -71,6 +72,21 @@ class Settings(BaseSettings):
     position_check_s: float = Field(default=5.0, alias="CORE_POSITION_CHECK_S")
     analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
     analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
+    batch_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1,
+                                      alias="CORE_BATCH_MAX_BODY_BYTES")
+    batch_max_line_bytes: int = Field(default=1024 * 1024, ge=1,
+                                      alias="CORE_BATCH_MAX_LINE_BYTES")
+    batch_max_request_items: int = Field(default=100_000, ge=1, le=10**9,
+                                         alias="CORE_BATCH_MAX_REQUEST_ITEMS")
+    intake_group: str = Field(default="", alias="CORE_INTAKE_GROUP")
+    master_key: str = Field(default="", alias="CORE_MASTER_KEY", repr=False)
+    master_key_file: str = Field(default="", alias="CORE_MASTER_KEY_FILE")
+    postgres_host: str = Field(default="", alias="POSTGRES_HOST")
+    postgres_port: str = Field(default="", alias="POSTGRES_PORT")
+    postgres_db: str = Field(default="", alias="POSTGRES_DB")
+    postgres_user: str = Field(default="", alias="POSTGRES_USER")
+    postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD")
+    sse_token_ttl_s: int = Field(default=900, ge=1, le=86_400, alias="CORE_SSE_TOKEN_TTL_S")
 
     @field_validator("default_project_id", mode="after")
     @classmethod
@@ -106,7 +122,12 @@ class Settings(BaseSettings):
 
     @property
     def embedded_postgres(self) -> bool:
-        return not self.database_url
+        return not self.database_url and not self.postgres_vars.any_set
+
+    @property
+    def postgres_vars(self) -> PostgresVars:
+        return PostgresVars(self.postgres_host.strip(), self.postgres_port.strip(),
+                            self.postgres_db, self.postgres_user, self.postgres_password)
 
     @property
     def embedded_kafka(self) -> bool:
@@ -125,12 +146,26 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.events.dlq"
 
     @property
+    def commands_topic(self) -> str:
+        return f"{self.topic_prefix}.commands"
+
+    @property
+    def rejected_commands_topic(self) -> str:
+        return f"{self.topic_prefix}.commands.rejected"
+
+    @property
+    def intake_consumer_group(self) -> str:
+        return self.intake_group or f"{self.worker_group}-intake"
+
+    @property
     def embedded_password_file(self) -> Path:
         return self.core_home / "pg" / "password"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.postgres_vars.any_set:
+            return self.postgres_vars.url()
         password_file = self.embedded_password_file
         secret = f":{password_file.read_text().strip()}" if password_file.exists() else ""
         return f"postgresql://postgres{secret}@127.0.0.1:{self.pg_port}/postgres"

@@ -30,6 +30,7 @@ import asyncpg
 import orjson
 
 from kernel.projection_pointer import follow_pointer, search_path
+from kernel.shredding import KeyRing
 from projections.batch_writes import (
     DeadLetter,
     Record,
@@ -41,11 +42,14 @@ from projections.batch_writes import (
     store_positions,
 )
 from projections.runs import Batcher, PendingRun
+from projections.subjects import store_subjects
 from projections.timeline import TimelineRow, store_timeline, timeline_row
 from projections.unit_of_work import Change, EventTx, Handler, Position
-from schemas.decoding import DecodeError, decode_event
+from schemas.decoding import DecodeError, Forgotten, decode_event
 from schemas.envelope import EventEnvelope
 from schemas.outcomes import Outcome
+from schemas.sealing import SubjectKeys
+from schemas.subject_events import SUBJECT_FORGOTTEN
 
 __all__ = ["Applier", "BatchResult", "DeadLetter", "OffsetGap", "Record", "scoped_key"]
 
@@ -59,9 +63,18 @@ SELECT status, body FROM command_outcomes WHERE project_id = $1 AND idempotency_
 ORDER BY decided_at DESC, event_id LIMIT 1
 """
 PARKED = Outcome(500, {"error": "server_error", "message": "internal error"})
+FORGOTTEN = Outcome(410, {"error": "subject_forgotten",
+                          "message": "the subject was forgotten; write again, with a new "
+                                     "Idempotency-Key if any, to start anew"})
 Holes = Mapping[TopicPartition, tuple[int, int]]
 """Offset ranges [start, end) of a partition that the log was read through and holds no
 record in (besides those given): a jump inside one is not a gap."""
+
+
+class NeedsGuard(Exception):
+    """The fast path writes a batch's outcomes, changes and timeline at its end; an event
+    that deletes what earlier events wrote (a forget) needs them written first, as the
+    guarded path does per event."""
 
 
 class OffsetGap(Exception):
@@ -80,6 +93,7 @@ class BatchResult:
     replayed: set[str] = field(default_factory=set)
     timeline: list[TimelineRow] = field(default_factory=list)
     guarded: bool = True
+    keys: SubjectKeys = field(default_factory=dict)
 
     def outcome_for_key(self, project_id: str, key: str,
                         window: tuple[datetime, datetime]) -> Outcome | None:
@@ -111,6 +125,8 @@ class Applier:
     idempotency_ttl_s: float = 24 * 3600
     """How far apart (by `occurred_at`) two events of one key may lie to be one request:
     the API's `CORE_IDEMPOTENCY_TTL_S`, never shorter."""
+    keyring: KeyRing | None = None
+    """Opens sealed records; without it a sealed record is a dead letter."""
 
     async def apply(self, records: Sequence[Record], holes: Holes | None = None) -> BatchResult:
         """Apply with bounded-backoff retries on transient database errors; never raises them."""
@@ -128,6 +144,8 @@ class Applier:
             return await self._apply_batch(records, holes, guarded=False)
         except (*TRANSIENT, OffsetGap):
             raise
+        except NeedsGuard:
+            return await self._apply_batch(records, holes, guarded=True)
         except Exception as exc:
             log.info("batch of %d failed without savepoints (%r); re-running it guarded",
                      len(records), exc)
@@ -140,6 +158,8 @@ class Applier:
             await conn.execute("SET LOCAL core.projector = 'on'")
             await conn.execute("SET LOCAL synchronous_commit = on")
             await self._enter_schema(conn)
+            if self.keyring is not None:
+                result.keys = await self.keyring.batch_keys(conn, (r.value for r in records))
             partitions = sorted({(r.topic, r.partition) for r in records})
             next_offsets = await lock_positions(conn, self.consumer, partitions)
             run = PendingRun(self.batchers if not guarded else {})
@@ -188,7 +208,12 @@ class Applier:
                                                                      Handler | None]:
         """The event and its handler; None when it is skipped or dead-lettered."""
         try:
-            event = decode_event(record.value)
+            event = decode_event(record.value, result.keys)
+        except Forgotten as gone:  # sealed under a destroyed key: refused, never applied
+            result.skipped += 1
+            result.replayed.add(gone.envelope.event_id)
+            result.outcomes.append((gone.envelope, FORGOTTEN))
+            return None, None
         except DecodeError as exc:
             result.dead_letters.append(DeadLetter(record, str(exc)))
             return None, None
@@ -207,6 +232,8 @@ class Applier:
         event, handler = self._decode(record, result)
         if event is None or handler is None:
             return
+        if event.type == SUBJECT_FORGOTTEN:
+            raise NeedsGuard(event.event_id)
         tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
         if run.take(tx):
             return
@@ -229,14 +256,17 @@ class Applier:
             await store_dead_letters(conn, result.dead_letters)
         await store_outcomes(conn, result.keyed_outcomes(), self.notify_outcomes)
         await store_timeline(conn, result.timeline)
+        await store_subjects(conn, result.timeline, result.changes)
 
     async def _apply_guarded(self, conn: asyncpg.Connection, record: Record,
                              result: BatchResult) -> None:
         """One savepoint around everything the event writes; a failure parks the event."""
-        parked = len(result.dead_letters)
+        parked, answered = len(result.dead_letters), len(result.outcomes)
         event, handler = self._decode(record, result)
         if event is None or handler is None:
             await self._park_letters(conn, result.dead_letters[parked:])
+            await store_outcomes(conn, [(e, o, None) for e, o in result.outcomes[answered:]],
+                                 self.notify_outcomes)
             return
         tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
         try:
@@ -255,6 +285,8 @@ class Applier:
             return
         result.changes.extend(tx.changes)
         self._applied(result, tx, outcome)
+        if event.type == SUBJECT_FORGOTTEN:
+            result.keys = without_forgotten(result.keys, event)
 
     async def _store_event(self, conn: asyncpg.Connection, tx: EventTx, outcome: Outcome | None,
                            result: BatchResult) -> None:
@@ -264,7 +296,9 @@ class Applier:
             replayed = tx.event.event_id in result.replayed
             key = None if replayed else scoped_key(tx.event)
             await store_outcomes(conn, [(tx.event, outcome, key)], self.notify_outcomes)
-        await store_timeline(conn, [timeline_row(tx.event, tx.position, outcome)])
+        row = timeline_row(tx.event, tx.position, outcome)
+        await store_timeline(conn, [row])
+        await store_subjects(conn, [row], tx.changes)
 
     async def _park(self, conn: asyncpg.Connection, letter: DeadLetter, event: EventEnvelope,
                     result: BatchResult) -> None:
@@ -307,6 +341,15 @@ class Applier:
         if found is not None:
             result.replayed.add(event.event_id)
         return found
+
+
+def without_forgotten(keys: SubjectKeys, forget: EventEnvelope) -> SubjectKeys:
+    """The batch's keys once `forget` destroyed its subject's generations up to its own:
+    later records of the batch sealed with them are refused, as they will be on a replay."""
+    up_to = int(forget.payload.get("up_to_generation", 0))
+    subject = (forget.project_id, forget.subject_id)
+    return {ref: None if ref[:2] == subject and ref[2] <= up_to else key
+            for ref, key in keys.items()}
 
 
 def scoped_key(event: EventEnvelope) -> str | None:

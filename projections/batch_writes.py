@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 import orjson
 
+from kernel.telemetry.tracing import traceparent
 from projections.unit_of_work import Change
 from schemas.changes import MEMORY_EXTRACTION_REQUESTED
 from schemas.envelope import EventEnvelope
@@ -76,12 +77,13 @@ async def store_changes(conn: asyncpg.Connection, changes: Sequence[Change]) -> 
              for c in requests])
     if not news:
         return
+    trace = traceparent()  # the projector batch's span, None when traces are off
     await conn.executemany(
         "INSERT INTO outbox (change_id, project_id, subject_id, type, payload, "
-        "source_event_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "source_event_id, occurred_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (change_id) DO NOTHING",
         [(c.change_id, c.project_id, c.subject_id, c.type, c.payload, c.source_event_id,
-          c.occurred_at) for c in news])
+          c.occurred_at, trace) for c in news])
 
 
 async def store_outcomes(conn: asyncpg.Connection,
@@ -92,10 +94,10 @@ async def store_outcomes(conn: asyncpg.Connection,
         return
     await conn.executemany(
         "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
-        "idempotency_key, decided_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT DO NOTHING",
+        "idempotency_key, decided_at, actor, subject_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         [(e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(), key,
-          e.occurred_at, e.actor) for e, o, key in outcomes])
+          e.occurred_at, e.actor, e.subject_id) for e, o, key in outcomes])
     if notify:
         await conn.executemany("SELECT pg_notify($1, $2)",
                                [(OUTCOME_CHANNEL, notice) for notice in

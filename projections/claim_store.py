@@ -1,7 +1,15 @@
 """SQL of the claims projection: `claims`, `claim_assertions`, `claim_edges`, `slot_state`.
 
 Every timestamp written is the event's `occurred_at`; every id comes from the event or
-from its log position, so replaying the log writes identical rows.
+from the fold itself, so replaying the log writes identical rows.
+
+`edge_id` = partition · 2⁴¹ + n, where n counts the edges stored so far for the event's
+project in its partition (`edge_counters`, in the projection schema, advanced in the
+batch transaction by the same statement that inserts the edge). Ids are unique per
+project, strictly below 2⁵³ (a safe JSON integer) for 4,096 partitions of 2⁴¹ edges each,
+and a replay into a fresh schema — also one filtered to a single project — counts the same
+edges in the same order, so it reproduces them. Any projector that writes claims gets its
+allocator with `EdgeIds(tx)` and passes it to `claims_projector.write_claim`.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from datetime import datetime
 import asyncpg
 
 from projections.slot_decisions import Edge, SlotClaim, SlotState
-from projections.unit_of_work import EventTx, Position
+from projections.unit_of_work import EventTx
 from schemas.claim_events import ClaimAsserted
 
 INSERT_CLAIM = """
@@ -35,11 +43,21 @@ ON CONFLICT (project_id, subject_id, slot) DO UPDATE SET
   active_claim_id = EXCLUDED.active_claim_id, status = EXCLUDED.status,
   replaced_by_claim_id = EXCLUDED.replaced_by_claim_id, updated_at = EXCLUDED.updated_at
 """
+# The counter only moves when the edge is really stored (not on a conflict), so the ids
+# also follow from the stored rows alone (migration 0018 renumbers old edges this way).
 INSERT_EDGE = """
-INSERT INTO claim_edges (edge_id, project_id, subject_id, from_claim_id, to_claim_id,
-  edge_type, weight, reason_code, reason_text, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (project_id, from_claim_id, to_claim_id, edge_type) DO NOTHING
+WITH stored AS (
+  INSERT INTO claim_edges (edge_id, project_id, subject_id, from_claim_id, to_claim_id,
+    edge_type, weight, reason_code, reason_text, created_at)
+  SELECT ($1::bigint << 41) + COALESCE((SELECT next_edge FROM edge_counters
+      WHERE project_id = $2 AND partition = $1), 0),
+    $2, $3, $4, $5, $6, $7, $8, $9, $10
+  ON CONFLICT (project_id, from_claim_id, to_claim_id, edge_type) DO NOTHING
+  RETURNING 1
+)
+INSERT INTO edge_counters (project_id, partition, next_edge)
+SELECT $2, $1, 1 FROM stored
+ON CONFLICT (project_id, partition) DO UPDATE SET next_edge = edge_counters.next_edge + 1
 """
 NEWEST_OTHER_ACTIVE = """
 SELECT claim_id, asserted_at FROM claims
@@ -47,24 +65,29 @@ WHERE project_id = $1 AND subject_id = $2 AND slot = $3 AND status = 'active'
   AND claim_id <> $4
 ORDER BY asserted_at DESC, claim_id DESC LIMIT 1
 """
-PARTITION_SHIFT = 53
-OFFSET_SHIFT = 13
+PARTITION_SHIFT = 41
+MAX_PARTITIONS = 4096
 
 
 class EdgeIds:
-    """`edge_id` from the event's log position: partition · 2⁵³ + offset · 2¹³ + k.
+    """Where the edges of one event get their ids: its project's counter in its partition.
 
-    k numbers the edges of one event (an extraction event may write dozens), so ids are
-    unique, increase in log order, and are the same on every replay of the log.
+    Build it with `EdgeIds(tx)` for the event being applied; the ids themselves are taken
+    in SQL (`INSERT_EDGE`), in the batch transaction, so a rolled-back event (savepoint)
+    gives its numbers back and a replay takes the same ones.
     """
 
-    def __init__(self, position: Position) -> None:
-        self._base = (position.partition << PARTITION_SHIFT) + (position.offset << OFFSET_SHIFT)
-        self._k = 0
+    def __init__(self, tx: EventTx) -> None:
+        if not 0 <= tx.position.partition < MAX_PARTITIONS:
+            raise ValueError(f"edge ids support {MAX_PARTITIONS} partitions, "
+                             f"got partition {tx.position.partition}")
+        self.partition = tx.position.partition
+        self.project_id = tx.event.project_id
 
-    def next(self) -> int:
-        self._k += 1
-        return self._base + self._k - 1
+
+def edge_id(partition: int, n: int) -> int:
+    """The id of the n-th edge (from 0) of a project in a partition."""
+    return (partition << PARTITION_SHIFT) + n
 
 
 async def insert_claim(tx: EventTx, subject_id: str, claim: ClaimAsserted,
@@ -107,7 +130,7 @@ async def store_edges(tx: EventTx, subject_id: str, edges: tuple[Edge, ...],
                       ids: EdgeIds) -> None:
     for edge in edges:
         await tx.conn.execute(
-            INSERT_EDGE, ids.next(), tx.event.project_id, subject_id, edge.from_claim_id,
+            INSERT_EDGE, ids.partition, ids.project_id, subject_id, edge.from_claim_id,
             edge.to_claim_id, edge.edge_type, edge.weight, edge.reason_code, edge.reason_text,
             tx.event.occurred_at)
 

@@ -3,7 +3,7 @@
 Ordering key: project + subject — every event about a subject's claims and slots sits in
 one partition, in order, so slot winners are decided in log order.
 Idempotency: the applier's offsets (an event below the stored offset is skipped); within
-an event, ids come from the payload and `edge_id`s from the log position (`EdgeIds`), and
+an event, ids come from the payload and `edge_id`s from a per-partition counter (`EdgeIds`), and
 every timestamp is `occurred_at`, so a replay into a fresh schema writes identical rows.
 `write_claim` is the one path that creates a claim; the extraction projector uses it too.
 """
@@ -70,7 +70,7 @@ async def asserted(tx: EventTx) -> Outcome:
         return Outcome(400, {"error": "invalid_source_memory_id",
                              "source_memory_id": claim.source_memory_id,
                              "message": "source_memory_id names no memory of this project"})
-    claim_type = await write_claim(tx, tx.event.subject_id, claim, EdgeIds(tx.position))
+    claim_type = await write_claim(tx, tx.event.subject_id, claim, EdgeIds(tx))
     return Outcome(201, {
         "claim_id": claim.claim_id, "subject_id": tx.event.subject_id,
         "predicate": claim.predicate, "object_value": claim.object_value, "slot": claim.slot,
@@ -92,7 +92,7 @@ async def retracted(tx: EventTx) -> Outcome:
     await mark_retracted(tx, command.claim_id, command.reason)
     if decision.slot is not None:
         await store_slot(tx, subject, slot, decision.slot)
-        await store_edges(tx, subject, decision.edges, EdgeIds(tx.position))
+        await store_edges(tx, subject, decision.edges, EdgeIds(tx))
     body = {"success": True, "claim_id": command.claim_id, "slot": slot,
             "previous_claim_id": decision.restored_claim_id,
             "restored_previous": decision.restored_previous, "reason": command.reason}

@@ -13,11 +13,12 @@ PROJECTION_TABLES: dict[str, str] = {
     "memories": "project_id, id",
     "claims": "project_id, claim_id",
     "claim_assertions": "project_id, assertion_id",
-    "claim_edges": "edge_id",
+    "claim_edges": "project_id, edge_id",
     "slot_state": "project_id, subject_id, slot",
     "memory_recall_events": "event_id",
     "command_outcomes": "event_id",
     "subject_events": "project_id, subject_id, topic_partition, log_offset",
+    "subjects": "project_id, subject_id",
 }
 
 

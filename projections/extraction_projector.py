@@ -49,7 +49,7 @@ async def _insert_memory(tx: EventTx, memory: LearnedMemory, metadata: dict[str,
 
 async def memories_extracted(tx: EventTx) -> Outcome:
     event = MemoriesExtracted.model_validate(tx.event.payload)
-    edge_ids = EdgeIds(tx.position)
+    edge_ids = EdgeIds(tx)
     learned = []
     for memory in event.memories:
         await _insert_memory(tx, memory, event.metadata())
@@ -86,7 +86,7 @@ async def claims_extracted(tx: EventTx) -> None:
         event.source_memory_id, tx.event.project_id)
     if subject is None or await _already_extracted(tx, event):
         return None
-    edge_ids = EdgeIds(tx.position)
+    edge_ids = EdgeIds(tx)
     for claim in event.claims:
         await write_claim(tx, subject, claim, edge_ids)
     return None

@@ -109,7 +109,7 @@ async def submit(tx: EventTx) -> Outcome:
 async def write_decided_claims(tx: EventTx, memory: MemorySubmitted) -> None:
     """The claims decided at write time, in the memory's own transaction (v2 events)."""
     if memory.claims:
-        edge_ids = EdgeIds(tx.position)
+        edge_ids = EdgeIds(tx)
         for claim in memory.claims:
             await write_claim(tx, tx.event.subject_id, claim, edge_ids)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 import orjson
@@ -17,18 +18,25 @@ from aiokafka import AIOKafkaProducer
 
 from kernel.kafka import subject_key
 from kernel.metrics import OUTBOX_RELAY_UP
+from kernel.shredding import KeyRing
 from kernel.tasks import drain_when_woken
+from kernel.telemetry import tracing
+from schemas.subject_events import UNSEALED
 
 RELAY_LOCK = 0x52454C41  # "RELA"
 log = logging.getLogger("core.projections.relay")
 
 
-def change_message(row: asyncpg.Record) -> bytes:
-    return orjson.dumps({
+def change_record(row: asyncpg.Record) -> dict[str, Any]:
+    return {
         "change_id": row["change_id"], "type": row["type"], "project_id": row["project_id"],
         "subject_id": row["subject_id"], "occurred_at": row["occurred_at"].isoformat(),
         "source_event_id": row["source_event_id"], "payload": row["payload"],
-    })
+    }
+
+
+def change_message(row: asyncpg.Record) -> bytes:
+    return orjson.dumps(change_record(row))
 
 
 def dead_letter_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
@@ -38,8 +46,9 @@ def dead_letter_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
 
 class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str,
-                 dlq_topic: str | None = None) -> None:
+                 dlq_topic: str | None = None, keyring: KeyRing | None = None) -> None:
         self.pool = pool
+        self.seal = keyring.sealer(pool) if keyring is not None else None
         self.producer = producer
         self.topic = topic
         self.dlq_topic = dlq_topic
@@ -81,11 +90,22 @@ class OutboxRelay:
                            [r["id"] for r in rows])
         return len(rows)
 
+    async def _message(self, row: asyncpg.Record) -> bytes:
+        """The change, its payload sealed with its subject's key when there is a master key."""
+        if self.seal is None or row["type"] in UNSEALED:
+            return change_message(row)
+        return orjson.dumps(await self.seal(change_record(row), "change_id"))
+
     async def _produce(self, rows: list[asyncpg.Record]) -> None:
-        sends = [
-            await self.producer.send(
-                self.topic, change_message(r), key=subject_key(r["project_id"], r["subject_id"]),
-                headers=[("type", r["type"].encode()), ("change_id", r["change_id"].encode())])
-            for r in rows
-        ]
-        await asyncio.gather(*sends)
+        if not rows:
+            return
+        with tracing.relay_span(self.topic, [r.get("trace_context") for r in rows]) as trace:
+            sends = [
+                await self.producer.send(
+                    self.topic, await self._message(r),
+                    key=subject_key(r["project_id"], r["subject_id"]),
+                    headers=[("type", r["type"].encode()), ("change_id", r["change_id"].encode()),
+                             *trace])
+                for r in rows
+            ]
+            await asyncio.gather(*sends)

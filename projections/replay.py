@@ -22,6 +22,7 @@ from kernel.kafka import end_offsets
 from kernel.migrate import migration_files
 from kernel.projection_pointer import GLOBAL_TABLES, quote_ident, search_path
 from kernel.settings import Settings
+from kernel.shredding import KeyRing
 from projections.applier import Applier, Record
 from projections.handlers import BATCHERS, HANDLERS
 from projections.log_reader import read_range
@@ -94,7 +95,8 @@ class Replayer:
         applier = Applier(pool, self.settings.worker_group, HANDLERS, emit_changes=False,
                           notify_outcomes=False, schema=self.schema, accept=self._accept,
                           batchers=BATCHERS, strict_positions=False,
-                          idempotency_ttl_s=self.settings.idempotency_ttl_s)
+                          idempotency_ttl_s=self.settings.idempotency_ttl_s,
+                          keyring=KeyRing.from_settings(self.settings))
         summary, began = ReplaySummary(), time.monotonic()
         total = sum(max(0, e - start.get(p, 0)) for p, e in ends.items())
         stopped: set[int] = set()

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from kernel.metrics import (
     COMMAND_TO_PROJECTION_SECONDS,
     DEAD_LETTERS,
+    DLQ_RECORDS,
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_SECONDS,
     PROJECTOR_BATCH_SECONDS,
@@ -70,6 +71,7 @@ class Sampler:
     def __init__(self, settings: Settings, pool: Any) -> None:
         self.settings, self.pool = settings, pool
         self.ends = LogEnds(settings.resolved_bootstrap(), settings.events_topic)
+        self.dlq_ends = LogEnds(settings.resolved_bootstrap(), settings.dlq_topic)
 
     async def run(self) -> None:
         while True:
@@ -78,6 +80,7 @@ class Sampler:
             except Exception as exc:  # a sampling failure must never stop the projector
                 log.warning("metrics sampling failed: %r", exc)
                 await self.ends.close()
+                await self.dlq_ends.close()
             await asyncio.sleep(SAMPLE_EVERY_S)
 
     async def sample(self) -> None:
@@ -92,3 +95,6 @@ class Sampler:
         applied = await applied_offsets(self.pool, self.settings.worker_group,
                                         self.settings.events_topic)
         publish_lag(self.settings.events_topic, lag_by_partition(ends, applied))
+        async with asyncio.timeout(SAMPLE_EVERY_S):
+            dead = await self.dlq_ends.fetch()
+        DLQ_RECORDS.labels(self.settings.dlq_topic).set(sum(dead.values()))

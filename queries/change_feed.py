@@ -58,9 +58,11 @@ def ordered_payload(change: FeedChange) -> dict[str, Any]:
 
 
 def requested_types(include: str | None) -> frozenset[str]:
-    """The four memory types; `include=claims` adds the claim and slot types (§15 Q23)."""
+    """The four memory types; `include=claims` adds the claim and slot types (§15 Q23),
+    `include=subject.forgotten` the announcement that a subject was forgotten."""
     asked = {part.strip().lower() for part in (include or "").split(",")}
-    return MEMORY_TYPES | CLAIM_TYPES if "claims" in asked else MEMORY_TYPES
+    types = MEMORY_TYPES | CLAIM_TYPES if "claims" in asked else MEMORY_TYPES
+    return types | {changes.SUBJECT_FORGOTTEN} if changes.SUBJECT_FORGOTTEN in asked else types
 
 
 @dataclass(frozen=True)

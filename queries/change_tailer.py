@@ -13,12 +13,15 @@ import asyncio
 import enum
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
 from kernel.kafka import partition_count
 from kernel.settings import Settings
+from kernel.shredding import Opener
 from kernel.tasks import SupervisedTask
+from kernel.telemetry import tracing
 from queries.change_feed import FeedChange, StreamFilter, decode_change
 from queries.changes_topic import changes_consumer
 from queries.shared_catchup import CatchUps
@@ -39,6 +42,8 @@ class Delivery:
     offset: int
     snapshot: tuple[int, ...]
     change: FeedChange
+    trace: Any = None
+    """The relay span's context from the record's `traceparent` (None when traces are off)."""
 
 
 @dataclass(eq=False)
@@ -95,6 +100,11 @@ class ChangeTailer:
         self._consumer = changes_consumer(bootstrap)
         self._task: SupervisedTask | None = None
         self.catchups = CatchUps(bootstrap, topic)
+        self.opener: Opener | None = None
+        """Opens sealed changes (set by the composition root when there is a master key)."""
+
+    def use_opener(self, opener: Opener) -> None:
+        self.opener = self.catchups.opener = opener
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChangeTailer:
@@ -149,17 +159,21 @@ class ChangeTailer:
             try:
                 batch = await self._consumer.getmany(timeout_ms=1000, max_records=500)
                 for records in batch.values():
-                    for record in records:
-                        self._dispatch(record)
+                    values: list[bytes | None] = [r.value for r in records]
+                    if self.opener is not None and self._by_project:
+                        values = await self.opener(values)
+                    for record, value in zip(records, values, strict=True):
+                        self._dispatch(record, b"" if value is None else value)
             except Exception:  # the one tailer of the process must outlive any failure
                 log.exception("change tailer failed; retrying")
                 await asyncio.sleep(1)
 
-    def _dispatch(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def _dispatch(self, record: ConsumerRecord[bytes, bytes], value: bytes | None = None) -> None:
+        """`value`: the record's value as opened (b"" when it does not open)."""
         self.positions[record.partition] = record.offset + 1
         if not self._by_project:
             return
-        change = decode_change(record.value)
+        change = decode_change(record.value if value is None else value)
         if change is None:
             return
         groups = self._by_project.get(change.project_id, {})
@@ -167,7 +181,8 @@ class ChangeTailer:
                     for s in group]
         if not matching:
             return
-        delivery = Delivery(record.partition, record.offset, tuple(self.positions), change)
+        delivery = Delivery(record.partition, record.offset, tuple(self.positions), change,
+                            tracing.header_context(record.headers) if tracing.enabled() else None)
         for subscription in matching:
             if not subscription.offer(delivery):
                 self.unsubscribe(subscription, Signal.OVERFLOW)

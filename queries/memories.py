@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 from starlette.responses import Response
 
-from kernel.http import bool_param, error, int_param, json_response, str_param
+from kernel.http import bool_param, error, int_param, json_bytes, json_response, str_param
 from kernel.routing import Call, Handler
-from queries.memory_rows import MEMORY_COLUMNS, memory_api
+from queries.memory_rows import MEMORY_COLUMNS, json_list, memory_api, memory_json
 
 
 def get_memory(pool: asyncpg.Pool) -> Handler:
@@ -33,14 +33,13 @@ def list_memories(pool: asyncpg.Pool) -> Handler:
         include_deleted = bool_param(query.get("include_deleted"), False)
         include_superseded = bool_param(query.get("include_superseded"), False)
         rows = await pool.fetch(
-            f"SELECT {MEMORY_COLUMNS}, is_deleted FROM memories "
+            f"SELECT {memory_json(with_deleted_flag=include_deleted)} FROM memories "
             "WHERE project_id = $1 AND subject_id = $2 AND ($3 OR NOT is_deleted) "
             "AND ($4 OR status = 'active') ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
             call.project_id, subject, include_deleted, include_superseded,
             int_param(query.get("limit"), 50, 1, 200),
             int_param(query.get("offset"), 0, 0, 1_000_000))
-        data = [memory_api(r, with_deleted_flag=include_deleted) for r in rows]
-        return json_response(200, {"data": data, "count": len(data)})
+        return json_bytes(json_list([r[0] for r in rows]))
 
     return handler
 
@@ -52,12 +51,11 @@ def list_superseded(pool: asyncpg.Pool) -> Handler:
         if not subject:
             return error(400, "subject_id_required")
         rows = await pool.fetch(
-            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE project_id = $1 AND subject_id = $2 "
+            f"SELECT {memory_json()} FROM memories WHERE project_id = $1 AND subject_id = $2 "
             "AND status = 'superseded' AND NOT is_deleted ORDER BY created_at DESC, id DESC "
             "LIMIT $3 OFFSET $4",
             call.project_id, subject, int_param(query.get("limit"), 50, 1, 200),
             int_param(query.get("offset"), 0, 0, 1_000_000))
-        data = [memory_api(r) for r in rows]
-        return json_response(200, {"data": data, "count": len(data)})
+        return json_bytes(json_list([r[0] for r in rows]))
 
     return handler

@@ -16,6 +16,7 @@ from queries.recalls import list_recalls
 from queries.search import RecallRecorder, search_memories
 from queries.sse import memory_events
 from queries.stream_slots import StreamLimits
+from queries.subjects import list_subjects
 from queries.timeline import subject_timeline
 from queries.truth import subject_slot, subject_slots, subject_truth
 
@@ -31,6 +32,7 @@ def query_routes(pool: asyncpg.Pool, recall: RecallEngine,
         RouteSpec("GET", "/api/v1/memories/{id}/claims", memory_claims(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/{id}", get_memory(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/commands/{event_id}", command_status(pool), AUTHENTICATED),
+        RouteSpec("GET", "/api/v1/subjects", list_subjects(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/subjects/{subject_id}/timeline", subject_timeline(pool),
                   "events:read"),
         *claim_routes(pool),
@@ -53,5 +55,5 @@ def event_routes(tailer: ChangeTailer, limits: StreamLimits) -> list[RouteSpec]:
     """The SSE stream, served from this process's change tailer."""
     return [
         RouteSpec("GET", "/api/v1/events/memories", memory_events(tailer, limits),
-                  "events:read"),
+                  "events:read", query_token=True),
     ]

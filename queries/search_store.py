@@ -11,7 +11,8 @@ Fast at 100k memories per subject: rather than scoring every row of the subject 
 (an exact scan detoasts and compares every 6 KB vector: ~0.5 s at 100k), the vector path
 scores exactly only the union of
 * the `ann_k(limit)` nearest memories from the HNSW index (pgvector iterative scan, so the
-  project/subject filter still yields k rows; the planner scans a small subject exactly);
+  project/subject filter still yields k rows; the planner scans a small subject exactly,
+  so there every memory is scored: tests/integration/test_search_exact.py);
 * the `lexical_m(limit)` lexical matches with the best query-independent score part
   (0.25·importance + 15·confidence), found through the trigram index (tokens of 3+
   characters; shorter ones scan the subject's rows, without reading vectors).

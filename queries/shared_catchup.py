@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from kernel.metrics import SSE_CATCHUP_READS
+from kernel.shredding import Opener
 from kernel.tasks import TaskSet
 from queries.change_catchup import CatchUpReader
 from queries.change_feed import FeedChange, decode_change
@@ -106,6 +107,7 @@ class CatchUps:
         self._reads: dict[tuple[int, ...], SharedRead] = {}
         self._tasks = TaskSet("sse-catch-up")
         self._running: dict[SharedRead, asyncio.Task[None]] = {}
+        self.opener: Opener | None = None
 
     @contextlib.asynccontextmanager
     async def join(self, start: tuple[int, ...], stop: Sequence[int]) -> AsyncIterator[SharedRead]:
@@ -142,8 +144,10 @@ class CatchUps:
                 read.checked(await reader.available(read.start))
                 if read.available:
                     async for record in reader.read(read.start, read.stop):
-                        read.add(Missed(record.partition, record.offset,
-                                        decode_change(record.value)))
+                        value = record.value
+                        if self.opener is not None:
+                            value = (await self.opener([value]))[0]
+                        read.add(Missed(record.partition, record.offset, decode_change(value)))
             failed = False
         finally:
             self._running.pop(read, None)

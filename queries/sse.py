@@ -28,6 +28,10 @@ Kafka consumer shared by every stream resuming from the same position, see
 `queries.shared_catchup`), then drains the buffer, skipping anything at or below what it
 already delivered.
 
+Browsers: `?access_token=<stream token>` (from `POST /api/v1/events/tokens`) instead of
+headers; the token fixes the project, the scopes and, when minted with one, the subject
+filter (another `subject_id` is 403 `token_subject_mismatch`).
+
 Open streams are capped per project, per principal and per process (`queries.stream_slots`):
 beyond a cap the answer is 429 `too_many_subscribers` with that cap's `limit`.
 """
@@ -44,9 +48,11 @@ import anyio
 import orjson
 from starlette.responses import Response
 
-from kernel.access import caller_of
+from kernel.access import caller_of, stream_binding_of
 from kernel.http import error, str_param
+from kernel.metrics import SSE_DROPPED
 from kernel.routing import PRINCIPAL, STILL_ADMITTED, Call, Handler
+from kernel.telemetry import tracing
 from kernel.timefmt import iso_ms, now_ms
 from queries.change_feed import (
     CLAIM_TYPES,
@@ -152,6 +158,7 @@ class ChangeStream:
         while True:
             if self.still_admitted is not None and time.monotonic() >= recheck:
                 if not await self.still_admitted():
+                    SSE_DROPPED.labels("revoked").inc()
                     yield frame("revoked", {"reason": "credentials_revoked"})
                     return
                 recheck = time.monotonic() + self.limits.recheck_s
@@ -164,8 +171,13 @@ class ChangeStream:
             items = await subscription.next_batch(min(beat, recheck) - time.monotonic())
             chunk, signal = self._batch(cursor, items)
             if chunk:
-                yield chunk
+                delivery = tracing.sse_delivery(items)  # one span per written batch
+                try:
+                    yield chunk
+                finally:
+                    tracing.end(delivery)
             if signal is Signal.OVERFLOW:
+                SSE_DROPPED.labels("overflow").inc()
                 yield frame("overflow", {"reason": "queue_full"})
             if signal is not None:
                 return
@@ -207,8 +219,13 @@ def memory_events(tailer: ChangeTailer, limits: StreamLimits) -> Handler:
             return error(403, "insufficient_scope", required_scope=CLAIMS_READ)
         if not caller.holds(MEMORIES_READ):  # memory events carry the memories' text
             return error(403, "insufficient_scope", required_scope=MEMORIES_READ)
-        stream_filter = StreamFilter(call.project_id, str_param(query.get("subject_id")) or None,
-                                     types)
+        subject = str_param(query.get("subject_id")) or None
+        binding = stream_binding_of(call.request)
+        if binding is not None and binding.subject_id is not None:
+            if subject not in (None, binding.subject_id):
+                return error(403, "token_subject_mismatch", subject_id=binding.subject_id)
+            subject = binding.subject_id
+        stream_filter = StreamFilter(call.project_id, subject, types)
         resume = str_param(call.request.headers.get("last-event-id")) or None
         stream = ChangeStream(tailer, stream_filter, limits,
                               call.request.scope.get(STILL_ADMITTED))

@@ -2,7 +2,8 @@
 
 The `superseded` group of the slots listing shows real supersession: every claim that a
 newer claim superseded and that is neither retracted nor its slot's winner again, with
-the claim that superseded it.
+the claim that superseded it. `total` stays what §8.6 says it is — the number of slot rows
+listed — so those claim rows are not counted in it.
 """
 
 from __future__ import annotations
@@ -95,12 +96,13 @@ def subject_slots(pool: asyncpg.Pool) -> Handler:
         subject = call.params["subject_id"]
         limit = int_param(call.request.query_params.get("limit"), 100, 1, 500)
         groups: dict[str, list[dict[str, Any]]] = {"active": [], "superseded": [], "other": []}
-        for row in await pool.fetch(SLOTS, call.project_id, subject, limit):
+        slots = await pool.fetch(SLOTS, call.project_id, subject, limit)
+        for row in slots:
             groups[row["status"] if row["status"] in groups else "other"].append(dict(row))
         superseded = await pool.fetch(SUPERSEDED_CLAIMS, call.project_id, subject, limit)
         groups["superseded"].extend(dict(r) for r in superseded)
         return json_response(200, {
-            "subject_id": subject, "total": sum(len(g) for g in groups.values()),
+            "subject_id": subject, "total": len(slots),
             "active_count": len(groups["active"]), "slots": groups})
 
     return handler

@@ -17,6 +17,9 @@ MEMORY_EXTRACTION_REQUESTED = "memory.extraction_requested"
 CLAIM_ASSERTED = "claim.asserted"
 CLAIM_RETRACTED = "claim.retracted"
 SLOT_CHANGED = "slot.changed"
+SUBJECT_FORGOTTEN = "subject.forgotten"
+"""Shown to SSE streams that ask for it (`include=subject.forgotten`): the subject's rows are
+gone and its log records unreadable."""
 
 MEMORY_CHANGES = frozenset({MEMORY_CREATED, MEMORY_SUPERSEDED, MEMORY_UPDATED, MEMORY_DELETED})
 CLAIM_CHANGES = frozenset({CLAIM_ASSERTED, CLAIM_RETRACTED, SLOT_CHANGED})

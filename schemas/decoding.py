@@ -1,8 +1,11 @@
 """The one decode function for `core.events`, used by projections, SSE, export and replay.
 
-Upcasters turn an old `v` of a type into the next one at decode time, so the rest of the
-code only sees the latest shape. An unknown type or version is a `DecodeError`; the
-projector dead-letters it with the reason instead of stopping.
+Sealed records (`schemas.sealing`) are opened first, with the data keys the caller looked
+up for its batch; a record whose key is destroyed raises `Forgotten` (its subject was
+forgotten: skipped by projectors and replays, redacted by export). Upcasters turn an old
+`v` of a type into the next one at decode time, so the rest of the code only sees the
+latest shape. An unknown type or version is a `DecodeError`; the projector dead-letters it
+with the reason instead of stopping.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic import ValidationError
 
 from schemas.envelope import EventEnvelope
 from schemas.memory_events import claims_not_decided, drop_recalled_text
+from schemas.sealing import KeyDestroyed, SealError, SubjectKeys, open_record
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -29,6 +33,7 @@ LATEST: dict[str, int] = {
     "claim.asserted": 1,
     "claim.retracted": 1,
     "claims.extracted": 1,
+    "subject.forgotten": 1,
 }
 
 # (type, from_version) -> function producing the payload of from_version + 1
@@ -38,17 +43,43 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 }
 
 
+NO_KEYS: SubjectKeys = {}
+
+
 class DecodeError(ValueError):
     pass
 
 
-def decode_event(raw: bytes) -> EventEnvelope:
+class Forgotten(DecodeError):
+    """A sealed event whose data key is destroyed; `envelope` holds its clear fields."""
+
+    def __init__(self, envelope: EventEnvelope) -> None:
+        super().__init__(f"event {envelope.event_id} of a forgotten subject")
+        self.envelope = envelope
+
+
+def parse_record(raw: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise DecodeError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise DecodeError("envelope is not an object")
+    return data
+
+
+def decode_event(raw: bytes, keys: SubjectKeys = NO_KEYS) -> EventEnvelope:
+    data = parse_record(raw)
+    try:
+        data = open_record(data, "event_id", keys)
+    except KeyDestroyed as exc:
+        try:
+            clear = EventEnvelope.model_validate({**data, "payload": {}})
+        except ValidationError as invalid:
+            raise DecodeError(f"invalid envelope: {invalid.errors()[0]['msg']}") from exc
+        raise Forgotten(clear) from exc
+    except SealError as exc:
+        raise DecodeError(str(exc)) from exc
     return validate_envelope(upcast(data))
 
 

@@ -14,6 +14,7 @@ from schemas.memory_events import (
     MemoryRestored,
     MemorySubmitted,
 )
+from schemas.subject_events import SubjectForgotten
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     "memory.submitted": MemorySubmitted,
@@ -25,4 +26,5 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "claim.asserted": ClaimAsserted,
     "claim.retracted": ClaimRetracted,
     "claims.extracted": ClaimsExtracted,
+    "subject.forgotten": SubjectForgotten,
 }

@@ -21,9 +21,12 @@ class Authenticator:
         self.required = required
 
     async def authenticate(self, request: Request) -> Principal:
+        return await self.authenticate_token(_credential(request))
+
+    async def authenticate_token(self, token: str | None) -> Principal:
+        """The principal of an API key or JWT (also a Kafka command's credential header)."""
         if not self.required:
             return ANONYMOUS
-        token = _credential(request)
         if token is None:
             raise AuthError("unauthorized", "Provide Authorization: Bearer <token> or x-api-key")
         if token.startswith(PREFIX):
@@ -37,9 +40,13 @@ class Authenticator:
 
 
 def _credential(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
+    return credential_of(request.headers.get("authorization", ""),
+                         request.headers.get("x-api-key", ""))
+
+
+def credential_of(authorization: str, api_key: str) -> str | None:
+    """`Authorization: Bearer <token>` first, else `x-api-key`."""
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    key = request.headers.get("x-api-key", "").strip()
-    return key or None
+    return api_key.strip() or None

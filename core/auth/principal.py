@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCOPES = ("memories:read", "memories:write", "claims:read", "claims:write", "events:read",
-          "admin")
+          "subjects:forget", "admin")
 ALL_PROJECTS = "*"
 
 

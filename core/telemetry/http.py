@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kernel.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from kernel.routing import PROJECT, REQUEST_ID_KEY, ROUTE_TEMPLATE
 from kernel.telemetry.logs import json_logger, log_fields
+from kernel.telemetry.tracing import current_span, log_ids, name_request
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNMATCHED = "unmatched"
@@ -57,6 +58,7 @@ class Exchange:
         self.started = time.perf_counter()
         self.status = 500
         self.observed = False
+        self.span = current_span()  # the OpenTelemetry server span; None when traces are off
 
     def wrap(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
@@ -77,6 +79,7 @@ class Exchange:
     def observe(self) -> None:
         self.observed = True
         labels = self.labels()
+        name_request(self.span, labels[1], labels[0], self.rid)
         HTTP_REQUESTS.labels(*labels).inc()
         HTTP_SECONDS.labels(*labels).observe(time.perf_counter() - self.started)
 
@@ -84,6 +87,8 @@ class Exchange:
         if not self.observed:
             self.observe()
         route, method, status = self.labels()
+        trace_ids: dict[str, Any] = log_ids(self.span)  # empty when traces are off
         log_fields(log, "request", request_id=self.rid, project=self.scope.get(PROJECT),
                    route=route, method=method, status=int(status),
-                   duration_ms=round((time.perf_counter() - self.started) * 1000, 2))
+                   duration_ms=round((time.perf_counter() - self.started) * 1000, 2),
+                   **trace_ids)

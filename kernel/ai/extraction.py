@@ -1,10 +1,15 @@
 """Extraction engines (spec §7.2–7.4) with CORE's decisions Q9, Q16 and Q17 (§15).
 
 * `simple_extract` is the heuristic: one memory per text, five claim patterns.
-  Unlike the reference, a VALUE also ends at a clause boundary (`CLAUSE_WORDS`,
-  `;`), the favourite's X ends at the first " is ", and a greeting that carries a
-  claim is not trivial.
-* Every pattern is searched in linear time (`ClaimPattern.first_match`): a megabyte of
+  Unlike the reference (§15, Q16), a VALUE also ends where a new clause starts: a
+  conjunction (`CONJUNCTIONS`) followed by a clause subject (`CLAUSE_SUBJECTS`, a closed
+  list: "yellow and I live in Austin" → "yellow"), or followed by clause-ending
+  punctuation or the end of the text (the conjunction is dropped); `;` ends a value
+  like `. , ! ?`. A conjunction inside a name or a list stays ("Procter and Gamble",
+  "hiking and biking"). Every occurrence of a pattern yields its claim (two "my favorite
+  … is …" clauses give two claims), the favourite's X ends at the first " is ", and a
+  greeting that carries a claim is not trivial.
+* Every pattern is searched in linear time (`ClaimPattern.matches`): a megabyte of
   adversarial text must not hold the event loop.
 * A claim whose predicate is not a valid identifier (over `MAX_ID_BYTES`, e.g. a
   favourite's X of a thousand letters) is dropped: it would become a slot key.
@@ -16,8 +21,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from kernel.ai.llm import LLMClient, as_number, as_text, clamp, context_block, string_list
@@ -27,13 +33,23 @@ log = logging.getLogger("core.ai.extraction")
 
 KINDS = ("fact", "preference", "context", "note", "event", "trait")
 VISIBILITIES = ("private", "shared", "public")
-CLAUSE_WORDS = ("and", "but", "or", "because", "so", "since", "while", "although", "though")
-"""A heuristic VALUE stops before any of these words (or `. , ! ? ;` / newline)."""
-
+CONJUNCTIONS = ("and", "but", "or", "because", "so", "since", "while", "although", "though")
+CLAUSE_SUBJECTS = ("i", "i'm", "i’m", "my", "we", "our", "you", "your", "he", "his", "she",
+                   "her", "they", "their", "it", "it's", "it’s", "this", "that", "there")
+"""A heuristic VALUE stops before a conjunction that starts a new clause: one followed by
+one of these words as a whole word (a contraction such as "I've" or "they're" counts as its
+subject), or by `. , ! ? ;` / newline / the end. Else it stops at that punctuation."""
+_PUNCT = ".,!?;\n"
+_CONJ = "|".join(CONJUNCTIONS)
+_SUBJ = "|".join(sorted((re.escape(s) for s in CLAUSE_SUBJECTS), key=len, reverse=True))
+# Lazy, with a lookahead of bounded width at each step: a VALUE costs O(its length).
 _VALUE = (
-    r"(?P<value>[^.,!?;\n]+?)"
-    rf"(?=\s+(?:{'|'.join(CLAUSE_WORDS)})\b|[.,!?;\n]|$)"
+    rf"(?P<value>[^{_PUNCT}]+?)"
+    rf"(?=\s+(?:{_CONJ})\s+(?:{_SUBJ})(?!\w)|\s+(?:{_CONJ})\s?(?:[{_PUNCT}]|$)"
+    rf"|[{_PUNCT}]|$)"
 )
+MAX_OCCURRENCES = 50
+"""Claims taken per pattern and text: one memory never carries thousands of claims."""
 _X_RUN = re.compile(r"[a-z ]*", re.IGNORECASE)
 """The letters-and-spaces run a favourite's X may span (the `x` group's class)."""
 
@@ -50,9 +66,15 @@ class ClaimPattern:
     confidence: float
     skip: re.Pattern[str] | None = None
 
-    def first_match(self, text: str) -> re.Match[str] | None:
-        """`regex.search(text)`, in linear time on whitespace-collapsed text."""
+    def matches(self, text: str) -> Iterator[re.Match[str]]:
+        """`regex.finditer(text)`: each occurrence, resuming after the previous one."""
         position = 0
+        while (match := self.first_match(text, position)) is not None:
+            yield match
+            position = max(match.end(), match.start() + 1)
+
+    def first_match(self, text: str, position: int = 0) -> re.Match[str] | None:
+        """`regex.search(text, position)`, in linear time on whitespace-collapsed text."""
         while (start := self.head.search(text, position)) is not None:
             match = self.regex.match(text, start.start())
             if match is not None:
@@ -141,7 +163,8 @@ def is_greeting(text: str) -> bool:
 
 def heuristic_claims(text: str) -> tuple[ExtractedClaim, ...]:
     collapsed = " ".join(text.split())  # the linear-time search relies on single spaces
-    found = (_pattern_claim(collapsed, pattern) for pattern in CLAIM_PATTERNS)
+    found = (_pattern_claim(match, pattern) for pattern in CLAIM_PATTERNS
+             for match in islice(pattern.matches(collapsed), MAX_OCCURRENCES))
     return _dedupe(claim for claim in found if claim is not None)
 
 
@@ -150,10 +173,7 @@ def normalize_predicate(raw: str) -> str:
     return re.sub(r" +", "_", kept)
 
 
-def _pattern_claim(text: str, pattern: ClaimPattern) -> ExtractedClaim | None:
-    match = pattern.first_match(text)
-    if match is None:
-        return None
+def _pattern_claim(match: re.Match[str], pattern: ClaimPattern) -> ExtractedClaim | None:
     predicate = normalize_predicate(pattern.predicate.format(**match.groupdict()))
     value = match.group("value").strip()
     if not predicate or not value or not fits(predicate):

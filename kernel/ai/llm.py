@@ -21,6 +21,7 @@ import openai
 
 from kernel.ai.providers import AIConfig, ResolvedProvider
 from kernel.input_limits import NUL
+from kernel.telemetry.tracing import client_span
 
 OnCall = Callable[[str, str, float, str], None]
 """on_call(provider, operation, seconds, outcome) with outcome in ok|error|timeout."""
@@ -51,16 +52,19 @@ async def observe(
     """Run `call` under a hard deadline and report its latency and outcome."""
     started = time.perf_counter()
     outcome = "error"
-    try:
-        async with asyncio.timeout(timeout_s):
-            result = await call()
-        outcome = "ok"
-        return result
-    except (TimeoutError, openai.APITimeoutError):
-        outcome = "timeout"
-        raise
-    finally:
-        on_call(provider, operation, time.perf_counter() - started, outcome)
+    with client_span(f"{provider} {operation}", provider, operation) as span:
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await call()
+            outcome = "ok"
+            return result
+        except (TimeoutError, openai.APITimeoutError):
+            outcome = "timeout"
+            raise
+        finally:
+            on_call(provider, operation, time.perf_counter() - started, outcome)
+            if span is not None:
+                span.set_attribute("core.outcome", outcome)
 
 
 def is_reasoning_model(model: str) -> bool:

@@ -33,7 +33,9 @@ class FixedDimensionEmbedder(Embedder):
     """An embedder whose vectors always fit the schema: another size counts as no embedding."""
 
     async def embed(self, text: str) -> list[float]:
-        vector = await super().embed(text)
+        return self._accepted(await super().embed(text))
+
+    def _accepted(self, vector: list[float]) -> list[float]:
         if vector and len(vector) != EMBEDDING_DIMENSIONS:
             log.warning("embedding has %d dimensions, expected %d; ignoring it", len(vector),
                         EMBEDDING_DIMENSIONS)

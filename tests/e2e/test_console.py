@@ -48,7 +48,7 @@ async def open_console(page: Page, system: System, project: str, subject: str,
                        view: str) -> None:
     await page.goto(f"{system.url}/console#{view}")
     await page.get_by_label("API key").fill(system.api_key)
-    await page.get_by_label("Project").fill(project)
+    await page.get_by_label("Project", exact=True).fill(project)
     await page.get_by_role("button", name="Use", exact=True).click()
     await page.get_by_label("Subject", exact=True).fill(subject)
     await page.get_by_role("button", name="Open subject").click()

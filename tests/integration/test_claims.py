@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from projections.replay import Replayer, StopRule, create_projection_schema
 from tests.support.log_replay import replay_into_fresh_database, table_rows
 from tests.support.sse_reader import open_stream
 from tests.support.system import System
@@ -161,7 +163,7 @@ async def test_slot_lifecycle_with_supersession_and_restore(api: httpx.AsyncClie
     assert [s["active_claim_id"] for s in slots["slots"]["active"]][1] == c
     superseded = {s["claim_id"]: s["superseded_by"] for s in slots["slots"]["superseded"]}
     assert superseded == {a: b, b: c}
-    assert slots["active_count"] == 2 and slots["total"] == 4
+    assert slots["active_count"] == 2 and slots["total"] == 2  # slot rows only (§8.6)
 
     history = await get(api, headers, "/api/v1/claims/subject/u1/history", slot="city")
     assert history["slot_filter"] == "city" and history["total_claims"] == 3
@@ -279,3 +281,60 @@ async def test_claim_changes_reach_clients_that_ask(api: httpx.AsyncClient,
                             "updated_at": frames[2][1]["asserted_at"]}
     assert frames[4][1]["previous_claim_id"] == a and frames[4][1]["reason"] == "moved back"
     assert frames[5][1]["active_claim_id"] == a and frames[5][1]["replaced_by_claim_id"] == a
+
+
+async def test_edge_ids_are_safe_json_integers_a_replay_reproduces(
+        api: httpx.AsyncClient, system: System) -> None:
+    """Issue 17.1: partition · 2^41 + a per-project counter, never above 2^53 - 1."""
+    headers = project()
+    subjects = [f"s{i}" for i in range(12)]  # spread over several partitions
+    for subject in subjects:
+        for value in ("Austin", "Boston", "Chicago"):
+            await assert_claim(api, headers, subject_id=subject, predicate="city",
+                               object_value=value)
+    await system.wait_projected()
+    conn = await asyncpg.connect(system.dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT e.edge_id, e.subject_id, (SELECT max(topic_partition) FROM subject_events s "
+            " WHERE s.project_id = e.project_id AND s.subject_id = e.subject_id) AS part "
+            "FROM claim_edges e WHERE e.project_id = $1 ORDER BY e.edge_id",
+            headers["x-project-id"])
+    finally:
+        await conn.close()
+    ids = [r["edge_id"] for r in rows]
+    assert len(ids) == 2 * len(subjects) and len(set(ids)) == len(ids)
+    assert all(0 <= i < 2**53 for i in ids)
+    assert {r["part"] for r in rows} != {0}  # some edges live outside partition 0
+    by_partition: dict[int, list[int]] = {}
+    for r in rows:
+        assert r["edge_id"] >> 41 == r["part"]
+        by_partition.setdefault(r["part"], []).append(r["edge_id"] & (2**41 - 1))
+    assert all(n == list(range(len(n))) for n in by_partition.values())  # dense per project
+    served = await get(api, headers, "/api/v1/claims/subject/s5/graph")
+    assert {e["edge_id"] for e in served["edges"]} <= set(ids)
+    replay = await replay_into_fresh_database(system)
+    order = "project_id, edge_id"
+    assert await table_rows(replay, "claim_edges", headers["x-project-id"], order) == \
+        await table_rows(system.dsn, "claim_edges", headers["x-project-id"], order)
+
+
+async def test_a_single_project_replay_reproduces_edge_ids(
+        api: httpx.AsyncClient, system: System) -> None:
+    """As-of replays fold one project only: the per-project counters give the same ids."""
+    mine, other = project(), project()
+    for headers in (other, mine, other, mine):
+        await assert_claim(api, headers, predicate="city", object_value=uuid.uuid4().hex)
+    await system.wait_projected()
+    schema = f"edges_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(system.dsn)
+    try:
+        await create_projection_schema(conn, schema)
+        await Replayer(system.settings(), schema, project=mine["x-project-id"]).run(StopRule())
+        query = "SELECT edge_id, from_claim_id FROM {}.claim_edges WHERE project_id = $1 " \
+                "ORDER BY edge_id"
+        live = await conn.fetch(query.format("public"), mine["x-project-id"])
+        replayed = await conn.fetch(query.format(schema), mine["x-project-id"])
+    finally:
+        await conn.close()
+    assert len(live) == 1 and [tuple(r) for r in replayed] == [tuple(r) for r in live]

@@ -162,3 +162,48 @@ async def test_ids_per_project_migrates_a_database_with_data(empty_db: str,
             "slot_state_active_claim_id_fkey": True}
     finally:
         await conn.close()
+
+
+def _old_edge_id(partition: int, offset: int, k: int) -> int:
+    return (partition << 53) + (offset << 13) + k
+
+
+async def test_edge_ids_are_renumbered_as_a_replay_would(empty_db: str, tmp_path: Path) -> None:
+    """0018: old ids (partition · 2^53 + offset · 2^13 + k) become partition · 2^41 + the
+    edge's rank in its project and partition, in log order; the counters continue after."""
+    before = tmp_path / "before"
+    before.mkdir()
+    files = migration_files()
+    new = [f for f in files if f.version.endswith("_edge_ids_below_2_53")]
+    for f in files[:files.index(new[0])]:
+        shutil.copy(f.path, before / f.path.name)
+    old = {("a", "c1", "c0"): _old_edge_id(2, 9, 1), ("a", "c2", "c1"): _old_edge_id(2, 5, 0),
+           ("a", "c4", "c3"): _old_edge_id(0, 3, 0), ("b", "c1", "c0"): _old_edge_id(2, 7, 0),
+           ("a", "c5", "c4"): _old_edge_id(11, 2**39, 8191)}
+    conn = await asyncpg.connect(empty_db)
+    try:
+        await migrate(conn, before)
+        for project_id in ("a", "b"):
+            await conn.executemany(
+                "INSERT INTO claims (claim_id, project_id, subject_id, predicate, object_value, "
+                "slot) VALUES ($1, $2, 's', 'p', 'v', 'p')",
+                [(f"c{i}", project_id) for i in range(6)])
+        await conn.executemany(
+            "INSERT INTO claim_edges (edge_id, project_id, subject_id, from_claim_id, "
+            "to_claim_id, edge_type) VALUES ($1, $2, 's', $3, $4, 'supersedes')",
+            [(i, p, f, t) for (p, f, t), i in old.items()])
+        await migrate(conn)
+        rows = await conn.fetch("SELECT project_id, from_claim_id, to_claim_id, edge_id "
+                                "FROM claim_edges")
+        assert {(r[0], r[1], r[2]): r[3] for r in rows} == {
+            ("a", "c2", "c1"): 2 << 41, ("a", "c1", "c0"): (2 << 41) + 1,
+            ("a", "c4", "c3"): 0, ("b", "c1", "c0"): 2 << 41, ("a", "c5", "c4"): 11 << 41}
+        counters = await conn.fetch("SELECT project_id, partition, next_edge FROM edge_counters")
+        assert {(r[0], r[1]): r[2] for r in counters} == {
+            ("a", 0): 1, ("a", 2): 2, ("b", 2): 1, ("a", 11): 1}
+        with pytest.raises(asyncpg.UniqueViolationError):  # unique per project
+            await conn.execute("INSERT INTO claim_edges (edge_id, project_id, subject_id, "
+                               "from_claim_id, to_claim_id, edge_type) "
+                               "VALUES (0, 'a', 's', 'c3', 'c2', 'supersedes')")
+    finally:
+        await conn.close()

@@ -47,6 +47,8 @@ CASES = [
     Case("PATCH", "/api/v1/memories/mem_x", "memories:write", 404, {}),
     Case("DELETE", "/api/v1/memories/mem_x", "memories:write", 200),
     Case("POST", "/api/v1/claims", "claims:write", 400, {}),
+    Case("POST", "/api/v1/memories/batch", "memories:write", 400, {}),
+    Case("POST", "/api/v1/claims/batch", "claims:write", 400, {}),
     Case("POST", "/api/v1/claims/clm_x/retract", "claims:write", 404),
     Case("GET", "/api/v1/claims/subject/u/truth", "claims:read", 200),
     Case("GET", "/api/v1/claims/subject/u/slot/s", "claims:read", 404),
@@ -55,6 +57,9 @@ CASES = [
     Case("GET", "/api/v1/claims/subject/u/history", "claims:read", 200),
     Case("GET", "/api/v1/claims/clm_x", "claims:read", 404),
     Case("GET", "/api/v1/subjects/u/timeline", "events:read", 200),
+    Case("GET", "/api/v1/subjects?prefix=u", "memories:read", 200),
+    Case("DELETE", "/api/v1/subjects/u-forgotten", "subjects:forget", 200),
+    Case("POST", "/api/v1/events/tokens", "events:read", 400, {"ttl_s": 0}),
     # any authenticated caller reaches it; the handler decides (see test_command_status_*)
     Case("GET", "/api/v1/commands/0192a000-0000-7000-8000-000000000000", AUTHENTICATED, 404),
     Case("POST", "/api/v1/admin/replays", "admin", 400),

@@ -128,3 +128,45 @@ def test_stub_vectors_are_deterministic_and_similarity_aware(
     assert embed_text(a) == embed_text(a)
     assert low <= cosine(embed_text(a), embed_text(b)) <= high
     assert math.isclose(math.sqrt(sum(v * v for v in embed_text(a))), 1.0)
+
+
+# --- many texts: few requests, each with its own timeout ------------------------------
+
+@pytest.fixture
+async def patient(stub: OpenAIStub, calls: Calls) -> AsyncIterator[Embedder]:
+    """Time enough for 100 texts at once on a busy machine; the stub's delay is longer."""
+    client = Embedder("key", base_url=stub.base_url, timeout_s=2.0,
+                      on_call=lambda *c: calls.append(c))
+    yield client
+    await client.aclose()
+
+
+async def test_embed_many_sends_lists_of_at_most_100_texts(
+    stub: OpenAIStub, patient: Embedder
+) -> None:
+    texts = [f"fact {i}" for i in range(250)]
+    texts[7] = "   "
+    vectors = await patient.embed_many(texts)
+    sizes = sorted(len(r.body["input"]) for r in stub.requests("embed"))
+    assert sizes == [49, 100, 100]
+    assert vectors[7] == []
+    assert all(cosine(v, embed_text(t)) > 0.999 for v, t in zip(vectors, texts, strict=True)
+               if t.strip())
+
+
+async def test_a_slow_request_costs_only_its_own_texts(
+    stub: OpenAIStub, patient: Embedder, calls: Calls
+) -> None:
+    stub.script("embed", delay=3.0)  # the first request to arrive times out (2 s)
+    vectors = await patient.embed_many([f"fact {i}" for i in range(250)])
+    missing = [i for i, v in enumerate(vectors) if not v]
+    assert len(missing) in (50, 100)
+    assert missing == list(range(missing[0], missing[0] + len(missing)))
+    assert sorted(c[3] for c in calls) == ["ok", "ok", "timeout"]
+
+
+async def test_embed_many_without_text_or_key_makes_no_call(stub: OpenAIStub) -> None:
+    keyless = Embedder(" ", base_url=stub.base_url)
+    assert await keyless.embed_many(["a", "b"]) == [[], []]
+    assert await Embedder("k", base_url=stub.base_url).embed_many(["", " "]) == [[], []]
+    assert stub.requests() == []

@@ -7,11 +7,12 @@ import { createHistoryView } from './view-history.js';
 import { createLiveView } from './view-live.js';
 import { createMemoriesView } from './view-memories.js';
 import { createSearchView } from './view-search.js';
+import { createSubjectsView } from './view-subjects.js';
 import { createTruthView } from './view-truth.js';
 
 const $ = (id) => document.getElementById(id);
 const FACTORIES = {
-  memories: createMemoriesView, truth: createTruthView, live: createLiveView,
+  subjects: createSubjectsView, memories: createMemoriesView, truth: createTruthView, live: createLiveView,
   search: createSearchView, history: createHistoryView, health: createHealthView,
 };
 
@@ -33,7 +34,7 @@ async function guard(promise) {
   }
 }
 
-const ctx = { subject: () => session.subject, notify, guard };
+const ctx = { subject: () => session.subject, notify, guard, open: (subject) => openSubject(subject) };
 const views = {};
 let current = null;
 
@@ -82,6 +83,14 @@ function onTabKey(event) {
 function refresh() {
   Object.values(views).forEach((v) => v.onSubject && v.onSubject());
   views[current].load();
+}
+
+// From the subject list: that subject becomes the open one, shown in the Memories view.
+function openSubject(subject) {
+  session.subject = subject;
+  showSubject();
+  Object.values(views).forEach((v) => v.onSubject && v.onSubject());
+  select('memories', { focus: true });
 }
 
 function wire() {

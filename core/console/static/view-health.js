@@ -1,11 +1,15 @@
 // Health: readiness (/ready) and the API process's metrics (/metrics), polled while the view is
-// open. A metric this process does not report is shown as such, never as zero.
+// open, with small live charts of the samples taken since (write rate, p95 latency, projector
+// lag per partition). A metric this process does not report is shown as such, never as zero.
 
 import { get, publicText } from './api.js';
+import { legend, lineChart } from './chart.js';
 import { badge, fill, h, table, when } from './dom.js';
 import { parsePrometheus, select, total } from './prom.js';
+import { latencyQuantile, lagByPartition, writeCount } from './rates.js';
 
-const EVERY_MS = 5000;
+const EVERY_MS = 2000;
+const KEEP = 90; // samples per chart: three minutes
 const REQUESTS = 'core_http_requests_total';
 
 function counts(samples) {
@@ -37,12 +41,17 @@ export function createHealthView(panel) {
   const checks = h('div', { id: 'health-checks' });
   const routes = h('div', { id: 'health-routes' });
   const stamp = h('p', { class: 'muted', id: 'health-stamp' });
+  const charts = h('div', { id: 'health-charts', class: 'charts' });
+  const history = { writes: [], latency: [], lag: new Map() };
   fill(panel, h('h2', {}, 'Health'), h('div', { class: 'toolbar' },
-    h('button', { type: 'button', onclick: () => poll() }, 'Refresh now'), stamp), cards, checks, routes);
+    h('button', { type: 'button', onclick: () => poll() }, 'Refresh now'), stamp), cards, charts, checks, routes);
+
+  const fetched = (p) => p.catch((error) => ({ ok: false, status: 0, text: String(error) }));
 
   async function poll() {
-    const [ready, metrics] = await Promise.all([publicText('/ready'), publicText('/metrics')]
-      .map((p) => p.catch((error) => ({ ok: false, status: 0, text: String(error) }))));
+    // /ready first: its projector check refreshes the lag gauges /metrics then reports.
+    const ready = await fetched(publicText('/ready'));
+    const metrics = await fetched(publicText('/metrics'));
     const dlq = await deadLetters();
     let readiness = null;
     try { readiness = JSON.parse(ready.text); } catch { readiness = null; }
@@ -51,7 +60,10 @@ export function createHealthView(panel) {
     const now = { at: Date.now(), requests, all: [...requests.values()].reduce((a, b) => a + b, 0),
       errors: select(samples, REQUESTS).length
         ? total(samples, REQUESTS, (l) => String(l.status).startsWith('5')) || 0 : null };
+    now.samples = samples;
     render(readiness, samples, now, metrics.ok, dlq);
+    sample(now);
+    renderCharts();
     previous = now;
     stamp.textContent = `Updated ${when(new Date(now.at).toISOString())}, every ${EVERY_MS / 1000}s while this view is open.`;
   }
@@ -73,6 +85,46 @@ export function createHealthView(panel) {
       card('Outbox backlog', shown(total(samples, 'core_outbox_backlog')), 'outbox'));
     renderChecks(readiness);
     renderRoutes(now.requests, seconds, metricsOk);
+  }
+
+  function keep(list, point) {
+    list.push(point);
+    if (list.length > KEEP) list.shift();
+  }
+
+  function sample(now) {
+    if (previous) {
+      const seconds = (now.at - previous.at) / 1000;
+      const writes = rate(writeCount(now.samples), writeCount(previous.samples), seconds);
+      if (writes !== null) keep(history.writes, { t: now.at, v: writes });
+      const p95 = latencyQuantile(now.samples, previous.samples, 0.95);
+      if (p95 !== null) keep(history.latency, { t: now.at, v: p95 * 1000 });
+    }
+    for (const [partition, lag] of lagByPartition(now.samples)) {
+      if (!history.lag.has(partition)) history.lag.set(partition, []);
+      keep(history.lag.get(partition), { t: now.at, v: lag });
+    }
+  }
+
+  function chartBox(name, chart, note) {
+    return h('figure', { class: 'chart-box', dataset: { chart: name } }, chart,
+      h('figcaption', {}, note));
+  }
+
+  function renderCharts() {
+    const lagSeries = [...history.lag.entries()].sort((a, b) => a[0] - b[0])
+      .map(([partition, points]) => ({ name: `p${partition}`, points }));
+    fill(charts,
+      chartBox('writes', lineChart({ id: 'chart-writes', title: 'Write rate', unit: 'writes/s',
+        series: [{ name: 'writes', points: history.writes }], digits: 2 }),
+      'Write rate (POST, PATCH, DELETE under /api/, this API process), per second'),
+      chartBox('latency', lineChart({ id: 'chart-latency', title: 'p95 latency', unit: 'ms',
+        series: [{ name: 'p95', points: history.latency }], digits: 1 }),
+      'p95 latency of /api/ requests between two samples, in ms (from the histogram buckets)'),
+      chartBox('lag', lineChart({ id: 'chart-lag', title: 'Projector lag', unit: 'events',
+        series: lagSeries, digits: 0 }),
+      ['Projector lag per partition, in events ', lagSeries.length ? legend(lagSeries)
+        : h('span', { class: 'muted' }, '(not reported yet)')]));
   }
 
   // The worker counts dead letters in its own metrics, which this page cannot reach; an admin

@@ -3,6 +3,7 @@
 
 import { call, enc, get } from './api.js';
 import { badge, confirmButton, field, fill, h, table, when } from './dom.js';
+import { slotChart } from './slot-chart.js';
 
 const RANK = { asserted: 0, superseded: 1, retracted: 2, restored: 3 };
 
@@ -115,6 +116,8 @@ export function createTruthView(panel, ctx) {
       await ctx.guard(get(`/api/v1/claims/${enc(c.claim_id)}`))])));
     const items = slotTimeline(claims, history.edges, details);
     fill(historyBox, h('h3', { id: 'slot-history-title', tabindex: -1 }, `History of slot ${slotName}`),
+      h('figure', { class: 'chart-box slot-figure' }, slotChart(items, slotName, when),
+        h('figcaption', {}, 'Bars: while that value was the winner. ○ asserted · ▶ won by supersession · ✕ retracted · ◆ winner again. Steps #n follow the list below.')),
       h('ol', { class: 'timeline', 'aria-labelledby': 'slot-history-title' }, items.map((item) => timelineItem(item, slotName))));
   }
 
