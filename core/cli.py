@@ -13,7 +13,7 @@ from core.cli_errors import CommandError, explain
 from core.cli_history import HISTORY_COMMANDS, add_history_parsers
 from core.cli_ops import OPS_COMMANDS, add_ops_parsers
 from core.cli_startup import SERVICES as SERVICE_COMMANDS
-from core.cli_startup import prepare
+from core.cli_startup import announce, prepare
 from core.preflight import preflight
 from kernel.settings import Settings, load_settings
 
@@ -51,6 +51,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(preflight(settings, migrations=not args.no_migration_check,
                           topics=[settings.events_topic, settings.changes_topic]))
+    announce(settings)
     import uvicorn  # after the checks: a refusal should not wait for these imports
 
     from core.api import create_api
@@ -74,7 +75,9 @@ def api_from_environment() -> object:
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     asyncio.run(preflight(settings, migrations=True, topics=[
-        settings.events_topic, settings.changes_topic, settings.dlq_topic]))
+        settings.events_topic, settings.changes_topic, settings.dlq_topic,
+        settings.commands_topic, settings.rejected_commands_topic]))
+    announce(settings)
     from core.worker import run_worker  # after the checks, like `core serve`
 
     run_worker(settings)

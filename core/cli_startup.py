@@ -68,10 +68,17 @@ def prepare(command: str, settings: Settings) -> int | None:
     except StartupRefused as exc:
         print(exc, file=sys.stderr)
         return 2
-    log.info("database: %s", chosen)
+    if command not in SERVICES:  # a service says it once its dependencies answered
+        announce(settings, chosen)
+    return None
+
+
+def announce(settings: Settings, chosen: str | None = None) -> None:
+    """The start-up lines: which database, debug on or off, the non-secret settings. A
+    service logs them after its pre-flight checks, so a refusal stays one line."""
+    log.info("database: %s", chosen or database_choice(settings))
     log.info("debug: %s", "enabled" if settings.debug else "disabled")
     log.debug("settings: %s", settings.model_dump(include=SAFE_SETTINGS))
-    return None
 
 
 SAFE_SETTINGS = {"host", "port", "topic_prefix", "partitions", "worker_group",
