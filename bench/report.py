@@ -63,7 +63,44 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                        f"{e['errors']} missing",
                        bool(e) and e["concurrency"] >= 1000 and e["p99_ms"] <= 250
                        and e["errors"] == 0))
-    return out
+    return out + wrk_targets(rows)
+
+
+REFERENCE = {"wrk.write.plain.wait.c32": 1284.0, "wrk.write.claim.wait.c32": 488.0,
+             "wrk.read.search.c8": 619.0, "wrk.read.list.c8": 485.0}
+"""The reference service's rates on this machine (performance issue), for the ratios."""
+
+
+def wrk_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The performance issue's targets, from the wrk points (`bench.wrk_load`)."""
+    by = {r["name"]: r for r in rows}
+
+    def cpu(row: dict[str, Any]) -> float:
+        return float(row["extra"].get("cpu_ms_per_op_total", 0.0))
+
+    def rate(name: str, minimum: float, p99: float | None = None,
+             p95: float | None = None, cpu_max: float | None = None) -> dict[str, Any]:
+        row = by.get(name)
+        text = ""
+        met = False
+        if row:
+            text = (f"{row['throughput']:.0f}/s, p95 {row['p95_ms']:.1f} ms, p99 "
+                    f"{row['p99_ms']:.1f} ms, {cpu(row):.2f} ms CPU/op")
+            if name in REFERENCE:
+                text += f" ({row['throughput'] / REFERENCE[name]:.2f}x the reference)"
+            met = (row["throughput"] >= minimum and row["errors"] == 0
+                   and (p99 is None or row["p99_ms"] <= p99)
+                   and (p95 is None or row["p95_ms"] <= p95)
+                   and (cpu_max is None or cpu(row) <= cpu_max))
+        limits = "".join(f", {k} <= {v:g}" for k, v in (("p99 ms", p99), ("p95 ms", p95),
+                                                         ("CPU ms/op", cpu_max)) if v)
+        return _target(f"{name} >= {minimum:.0f}/s{limits}", row, text, met)
+
+    return [rate("wrk.write.plain.wait.c32", 1500, p99=100, cpu_max=1.0),
+            rate("wrk.write.plain.async.c32", 2500, p99=50),
+            rate("wrk.write.claim.wait.c32", 1000, cpu_max=1.5),
+            rate("wrk.read.search.c8", 1.2 * REFERENCE["wrk.read.search.c8"], p95=15),
+            rate("wrk.read.list.c8", 1.2 * REFERENCE["wrk.read.list.c8"], p95=15)]
 
 
 def write_report(path: Path, meta: dict[str, Any], scenarios: list[Scenario],
@@ -87,17 +124,35 @@ def print_summary(report: dict[str, Any]) -> None:
 
 
 def compare(a_path: Path, b_path: Path) -> int:
-    """B relative to A, per scenario: throughput ratio (>1 better), latency ratios (<1 better)."""
-    a = {r["name"]: r for r in json.loads(a_path.read_text())["scenarios"]}
-    b = {r["name"]: r for r in json.loads(b_path.read_text())["scenarios"]}
-    print(f"{'scenario':34} {'throughput':>10} {'p50':>7} {'p95':>7} {'p99':>7}  (B / A)")
-    for name in [n for n in a if n in b]:
-        ratios = [_ratio(b[name][k], a[name][k]) for k in ("throughput", "p50_ms", "p95_ms",
-                                                           "p99_ms")]
-        print(f"{name:34} {ratios[0]:>10} {ratios[1]:>7} {ratios[2]:>7} {ratios[3]:>7}")
+    """B relative to A, per scenario and figure: throughput (>1 better), latencies and CPU
+    per operation (<1 better)."""
+    print_comparison(json.loads(a_path.read_text()), json.loads(b_path.read_text()))
+    return 0
+
+
+FIGURES = ("throughput", "p50_ms", "p95_ms", "p99_ms")
+
+
+def print_comparison(a_report: dict[str, Any], b_report: dict[str, Any]) -> None:
+    a = {r["name"]: r for r in a_report["scenarios"]}
+    b = {r["name"]: r for r in b_report["scenarios"]}
+    print(f"{'scenario':34} {'throughput':>10} {'p50':>7} {'p95':>7} {'p99':>7} "
+          f"{'cpu/op':>7}  (B / A)")
+    for name in [n for n in b if n in a]:
+        ratios = [_ratio(b[name][k], a[name][k]) for k in FIGURES]
+        cpu = _ratio(_cpu(b[name]), _cpu(a[name]))
+        print(f"{name:34} {ratios[0]:>10} {ratios[1]:>7} {ratios[2]:>7} {ratios[3]:>7} "
+              f"{cpu:>7}")
     for name in sorted(set(a) ^ set(b)):
         print(f"{name:34} only in {'A' if name in a else 'B'}")
-    return 0
+
+
+def _cpu(scenario: dict[str, Any]) -> float:
+    """CPU ms per operation over every process of the system."""
+    extra = scenario.get("extra", {})
+    if "cpu_ms_per_op_total" in extra:
+        return float(extra["cpu_ms_per_op_total"])
+    return float(sum(v for k, v in extra.items() if k.startswith("cpu_ms_per_op_")))
 
 
 def _ratio(new: float, old: float) -> str:

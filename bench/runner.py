@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from bench.chart import draw
 from bench.client import Target
 from bench.context import Bench, Options
 from bench.memory import MemoryWatch
-from bench.report import HEADER, print_summary, write_report
+from bench.report import HEADER, print_comparison, print_summary, write_report
 from bench.stack import Stack, start_stack
 
 
@@ -87,8 +88,12 @@ def finish(out: Path, meta: dict[str, Any], bench: Bench, seconds: float) -> int
     stamp = meta["started"].replace(":", "").replace("-", "")[:15]
     meta["seconds"] = round(seconds, 1)
     path = out / f"bench-{stamp}.json"
+    previous = sorted(out.glob("bench-*.json"))
     report = write_report(path, meta, bench.results, bench.memory.peaks, bench.notes)
     print_summary(report)
+    if previous:  # every figure beside its ratio to the previous report of this directory
+        print(f"against the previous report {previous[-1]}:")
+        print_comparison(json.loads(previous[-1].read_text()), report)
     chart = path.with_suffix(".png")
     drawn = draw(report, chart)
     print(f"report: {path}\nchart: {chart if drawn else 'skipped (matplotlib not installed)'}")

@@ -108,9 +108,14 @@ class ClaimExtractor:
         """Handles queued requests until the queue is empty; a Postgres or Kafka failure
         leaves the unfinished requests queued (and raises, for the caller's backoff)."""
         handled = 0
-        while taken := await self._take(batch):
+        while await self._pending() and (taken := await self._take(batch)):
             handled += taken
         return handled
+
+    async def _pending(self) -> bool:
+        """One read before a locking transaction (idle polls cost a single round trip)."""
+        return bool(await self.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM extraction_requests)"))
 
     async def _take(self, batch: int) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

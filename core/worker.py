@@ -152,7 +152,7 @@ class WorkerServices:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.pool = await create_pool(settings.resolved_database_url(), max_size=6)
+        self.pool = await create_pool(settings.resolved_database_url(), max_size=10)
         self.producer = new_producer(settings)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic,

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import orjson
 
-from kernel.projection_pointer import follow_pointer, search_path
+from kernel.projection_pointer import enter_schema, follow_pointer
 from kernel.shredding import KeyRing
 from projections.batch_writes import (
     DeadLetter,
@@ -62,6 +62,8 @@ SELECT status, body FROM command_outcomes WHERE project_id = $1 AND idempotency_
   AND decided_at > $3 AND decided_at < $4
 ORDER BY decided_at DESC, event_id LIMIT 1
 """
+BATCH_SETTINGS = {"core.projector": "on", "synchronous_commit": "on"}
+"""For the batch's transaction: marks projector writes (triggers), and commits durably."""
 PARKED = Outcome(500, {"error": "server_error", "message": "internal error"})
 FORGOTTEN = Outcome(410, {"error": "subject_forgotten",
                           "message": "the subject was forgotten; write again, with a new "
@@ -155,9 +157,7 @@ class Applier:
                            guarded: bool) -> BatchResult:
         result = BatchResult(guarded=guarded)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL core.projector = 'on'")
-            await conn.execute("SET LOCAL synchronous_commit = on")
-            await self._enter_schema(conn)
+            await self._enter_schema(conn, BATCH_SETTINGS)
             if self.keyring is not None:
                 result.keys = await self.keyring.batch_keys(conn, (r.value for r in records))
             partitions = sorted({(r.topic, r.partition) for r in records})
@@ -198,11 +198,12 @@ class Applier:
         if not start <= expected < record.offset <= end:
             raise OffsetGap(record.topic, record.partition, expected, record.offset)
 
-    async def _enter_schema(self, conn: asyncpg.Connection) -> None:
+    async def _enter_schema(self, conn: asyncpg.Connection,
+                            local: Mapping[str, str] | None = None) -> None:
         if self.schema is None:
-            await follow_pointer(conn)
+            await follow_pointer(conn, local)
         else:
-            await conn.execute(f"SET LOCAL search_path TO {search_path(self.schema)}")
+            await enter_schema(conn, self.schema, local)
 
     def _decode(self, record: Record, result: BatchResult) -> tuple[EventEnvelope | None,
                                                                      Handler | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import orjson
@@ -20,6 +21,12 @@ from schemas.envelope import EventEnvelope
 from schemas.outcomes import OUTCOME_CHANNEL, Outcome, outcome_notices
 
 TopicPartition = tuple[str, int]
+OUTBOX_COLUMNS = (("change_id", "text"), ("project_id", "text"), ("subject_id", "text"),
+                  ("type", "text"), ("payload", "jsonb"), ("source_event_id", "text"),
+                  ("occurred_at", "timestamptz"), ("trace_context", "text"))
+OUTCOME_COLUMNS = (("event_id", "text"), ("project_id", "text"), ("event_type", "text"),
+                   ("status", "int"), ("body", "text"), ("idempotency_key", "text"),
+                   ("decided_at", "timestamptz"), ("actor", "text"), ("subject_id", "text"))
 REASON_MAX = 2000
 
 
@@ -37,6 +44,21 @@ class Record:
 class DeadLetter:
     record: Record
     reason: str
+
+
+async def insert_rows(conn: asyncpg.Connection, into: str, columns: Sequence[tuple[str, str]],
+                      rows: Sequence[Sequence[Any]], on_conflict: str = "") -> None:
+    """One `INSERT … SELECT FROM unnest(…)` statement for all `rows`, in their order: a
+    batch's rows cost one statement, not one execution each (`executemany`). `columns` are
+    (name, SQL type) pairs; a type may not be an array (unnest flattens them)."""
+    if not rows:
+        return
+    names = ", ".join(name for name, _ in columns)
+    arrays = ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(columns, 1))
+    await conn.execute(
+        f"INSERT INTO {into} ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY "
+        f"AS u({names}, ord) ORDER BY ord {on_conflict}",
+        *[list(column) for column in zip(*rows, strict=True)])
 
 
 async def lock_positions(conn: asyncpg.Connection, consumer: str,
@@ -78,12 +100,9 @@ async def store_changes(conn: asyncpg.Connection, changes: Sequence[Change]) -> 
     if not news:
         return
     trace = traceparent()  # the projector batch's span, None when traces are off
-    await conn.executemany(
-        "INSERT INTO outbox (change_id, project_id, subject_id, type, payload, "
-        "source_event_id, occurred_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT (change_id) DO NOTHING",
-        [(c.change_id, c.project_id, c.subject_id, c.type, c.payload, c.source_event_id,
-          c.occurred_at, trace) for c in news])
+    await insert_rows(conn, "outbox", OUTBOX_COLUMNS, [
+        (c.change_id, c.project_id, c.subject_id, c.type, c.payload, c.source_event_id,
+         c.occurred_at, trace) for c in news], "ON CONFLICT (change_id) DO NOTHING")
 
 
 async def store_outcomes(conn: asyncpg.Connection,
@@ -92,12 +111,10 @@ async def store_outcomes(conn: asyncpg.Connection,
     """Outcomes with the scoped idempotency key they answer for (None for a replayed one)."""
     if not outcomes:
         return
-    await conn.executemany(
-        "INSERT INTO command_outcomes (event_id, project_id, event_type, status, body, "
-        "idempotency_key, decided_at, actor, subject_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-        [(e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(), key,
-          e.occurred_at, e.actor, e.subject_id) for e, o, key in outcomes])
+    await insert_rows(conn, "command_outcomes", OUTCOME_COLUMNS, [
+        (e.event_id, e.project_id, e.type, o.status, orjson.dumps(o.body).decode(), key,
+         e.occurred_at, e.actor, e.subject_id) for e, o, key in outcomes],
+        "ON CONFLICT DO NOTHING")
     if notify:
         await conn.executemany("SELECT pg_notify($1, $2)",
                                [(OUTCOME_CHANNEL, notice) for notice in

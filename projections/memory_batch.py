@@ -5,19 +5,17 @@ project (or stored earlier in the run) is a 409; an exact re-post of an active m
 the subject (or of one created earlier in the run) is a duplicate; anything else is
 inserted. Without an embedding there is nothing to compare by similarity, so nothing is
 superseded. One query checks every event of the run, Postgres computing the same
-normalized-text key as the index; the inserts go in one pipelined `executemany`; then the
+normalized-text key as the index; the inserts go in one `INSERT … SELECT FROM unnest`; then the
 claims each created memory carries are written, in log order.
 """
 
 from __future__ import annotations
 
 from projections.memory_projector import (
-    INSERT_SQL,
     conflict_outcome,
     created_outcome,
     duplicate_outcome,
     emit_created,
-    insert_args,
     write_decided_claims,
 )
 from projections.runs import Batcher
@@ -38,6 +36,30 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
   WITH ORDINALITY AS i(id, project_id, subject_id, text, ord)
 ORDER BY i.ord
 """
+
+
+RUN_INSERT_SQL = """
+INSERT INTO memories (id, project_id, subject_id, text, kind, visibility, importance,
+  confidence, is_temporal, tags, metadata, embedding, status, superseded_by, is_deleted,
+  source_type, created_at, updated_at, last_seen_at, seen_count, reinforcement_count,
+  last_reinforced_at)
+SELECT id, project_id, subject_id, text, kind, visibility, importance, confidence,
+  is_temporal, ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, NULL, 'active', NULL,
+  false, source_type, at, at, NULL, 0, 0, at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+  $7::int[], $8::float8[], $9::bool[], $10::jsonb[], $11::jsonb[], $12::text[],
+  $13::timestamptz[]) WITH ORDINALITY AS u(id, project_id, subject_id, text, kind, visibility,
+  importance, confidence, is_temporal, tags, metadata, source_type, at, ord)
+ORDER BY ord
+"""
+"""The run's memories in one statement (tags travel as JSON: unnest flattens arrays)."""
+
+
+def run_insert_row(tx: EventTx, memory: MemorySubmitted) -> tuple[object, ...]:
+    event = tx.event
+    return (memory.id, event.project_id, event.subject_id, memory.text, memory.kind,
+            memory.visibility, memory.importance, memory.confidence, memory.is_temporal,
+            memory.tags, memory.metadata, memory.source_type, event.occurred_at)
 
 
 def without_embedding(event: EventEnvelope) -> bool:
@@ -62,12 +84,12 @@ async def submit_run(txs: list[EventTx]) -> list[Outcome]:
         else:
             taken.add((tx.event.project_id, memory.id))
             keys.add(key)
-            rows.append(insert_args(tx, memory))
+            rows.append(run_insert_row(tx, memory))
             created.append((tx, memory))
             emit_created(tx, memory, [])
             outcomes.append(created_outcome(tx, memory, []))
     if rows:
-        await txs[0].conn.executemany(INSERT_SQL, rows)
+        await txs[0].conn.execute(RUN_INSERT_SQL, *[list(c) for c in zip(*rows, strict=True)])
     for tx, memory in created:  # after every memory row of the run, in log order
         await write_decided_claims(tx, memory)
     return outcomes

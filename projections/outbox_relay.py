@@ -66,8 +66,14 @@ class OutboxRelay:
                                healthy=lambda ok: OUTBOX_RELAY_UP.set(1 if ok else 0))
 
     async def relay_all(self) -> None:
-        while await self.relay_once():
+        while await self._pending() and await self.relay_once():
             pass
+
+    async def _pending(self) -> bool:
+        """One cheap read before taking the lock in a transaction: an idle poll, and the
+        look after the last rows were relayed, cost a single round trip."""
+        return bool(await self.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM dead_letter_outbox)"))
 
     async def relay_once(self, limit: int = 1000) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

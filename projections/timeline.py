@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from projections.batch_writes import insert_rows
 from projections.unit_of_work import Position
 from schemas.envelope import EventEnvelope
 from schemas.outcomes import Outcome
@@ -28,10 +29,13 @@ def timeline_row(event: EventEnvelope, position: Position, outcome: Outcome | No
             outcome.status if outcome else None)
 
 
+TIMELINE_COLUMNS = (("project_id", "text"), ("subject_id", "text"), ("topic_partition", "int"),
+                    ("log_offset", "bigint"), ("event_id", "text"), ("type", "text"),
+                    ("v", "int"), ("occurred_at", "timestamptz"), ("actor", "text"),
+                    ("idempotency_key", "text"), ("payload", "jsonb"), ("outcome_status", "int"))
+
+
 async def store_timeline(conn: asyncpg.Connection, rows: list[TimelineRow]) -> None:
     if not rows:
         return
-    await conn.executemany(
-        "INSERT INTO subject_events (project_id, subject_id, topic_partition, log_offset, "
-        "event_id, type, v, occurred_at, actor, idempotency_key, payload, outcome_status) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING", rows)
+    await insert_rows(conn, "subject_events", TIMELINE_COLUMNS, rows, "ON CONFLICT DO NOTHING")
