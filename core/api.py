@@ -66,6 +66,8 @@ def create_api(settings: Settings) -> Edge:
         waiter = OutcomeWaiter(pool, dsn)
         await waiter.start()
         ring = KeyRing.from_settings(settings)
+        if ring is not None:
+            ring.listen(dsn)
         bus = CommandBus(producer, waiter, settings.events_topic,
                          settings.command_timeout_ms / 1000,
                          seal=ring.sealer(pool) if ring else None)
@@ -101,6 +103,8 @@ def create_api(settings: Settings) -> Edge:
             await ops.close()
             await tailer.stop()
             await waiter.stop()
+            if ring is not None and ring.listener is not None:
+                await ring.listener.stop()
             await ai.aclose()
             await producer.stop()
             await pools.close()

@@ -153,6 +153,8 @@ class WorkerServices:
     async def _start(self) -> None:
         settings = self.settings
         self.pool = await create_pool(settings.resolved_database_url(), max_size=10)
+        if self.keyring is not None:
+            self.keyring.listen(settings.resolved_database_url())
         self.producer = new_producer(settings)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, settings.changes_topic,
