@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := .cache/kafka-libs
 
-.PHONY: run test setup runtime lint typecheck clean promtool chromium
+.PHONY: run test setup runtime lint typecheck clean promtool chromium wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,11 +43,22 @@ chromium:
 	      chromium chromium-driver >/dev/null; \
 	  else echo "chromium missing: install it (Debian/Ubuntu: apt-get install chromium)" >&2; fi; }
 
+# wrk (Debian package `wrk`) drives the bench's side-by-side workload (`python -m bench --only
+# wrk`); the bench's smoke test runs it. Installed only when missing.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      wrk >/dev/null; \
+	  else echo "wrk missing: install it (Debian/Ubuntu: apt-get install wrk)" >&2; fi; }
+
 # `make run` needs only the Python packages and the Kafka jars; the tests also need
-# promtool and Chromium.
+# promtool, Chromium and wrk.
 runtime: $(VENV)/.installed $(JARS)/.fetched
 
-setup: runtime promtool chromium
+setup: runtime promtool chromium wrk
 
 run: runtime
 	$(BIN)/core dev

@@ -5,7 +5,8 @@ with the Lua scripts in `bench/perf/` (the team's shared `perf/` scripts, plus a
 Points: `wrk.write.{plain,claim}.{wait,async}.c32` — POST /api/v1/memories from 32
 keep-alive connections, unique texts over subjects s_0…s_99, a text that yields no claim or
 one `likes` claim in the simple engine; `wrk.read.{search,list}.c8` after loading exactly
-10,000 memories (100 per subject) and `VACUUM ANALYZE memories`. CPU per request is the
+`--read-sizes`' first size (10,000 by default) of memories and `VACUUM ANALYZE
+memories`. CPU per request is the
 sum over every process of the system (API, worker, Postgres, Kafka) from their CPU times,
 until the projector, the outbox and the extraction queue are drained — so it holds while
 other work shares the machine, unlike whole-machine `/proc/stat` figures.
@@ -30,7 +31,7 @@ SCRIPTS = Path(__file__).resolve().parent / "perf"
 RESULT = re.compile(r"RESULT rps=(?P<rps>[\d.]+) p50=(?P<p50>[\d.]+) p95=(?P<p95>[\d.]+) "
                     r"p99=(?P<p99>[\d.]+) max=(?P<max>[\d.]+) n=(?P<n>\d+) "
                     r"errors=(?P<errors>\d+) non2xx=(?P<non2xx>\d+)")
-READ_SIZE, SUBJECTS = 10_000, 100
+SUBJECTS = 100
 
 
 def wrk_available() -> bool:
@@ -89,7 +90,8 @@ async def run_wrk_reads(bench: Bench) -> None:
 
 
 async def _load(bench: Bench, project: str) -> None:
-    """Exactly 10,000 memories, 100 per subject, through the API (async), then analyzed."""
+    """The first of `--read-sizes` (10,000 by default) memories over 100 subjects, through
+    the API (async), then analyzed."""
     from bench.driver import drive
     from bench.writes import ASYNC
 
@@ -108,7 +110,7 @@ async def _load(bench: Bench, project: str) -> None:
         status, _ = await conn.request("POST", "/api/v1/memories", body, headers)
         return status == 202
 
-    await drive(bench.target, 32, 3600, READ_SIZE, write)
+    await drive(bench.target, 32, 3600, bench.options.read_sizes[0], write)
     await bench.caught_up()
     conn = await asyncpg.connect(bench.stack.database_url)
     try:
