@@ -152,7 +152,7 @@ class WorkerServices:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.pool = await create_pool(settings.resolved_database_url(), max_size=10)
+        self.pool = await create_pool(settings.resolved_database_url(), max_size=6)
         if self.keyring is not None:
             self.keyring.listen(settings.resolved_database_url())
         self.producer = new_producer(settings)
