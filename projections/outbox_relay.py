@@ -53,6 +53,8 @@ class OutboxRelay:
         self.topic = topic
         self.dlq_topic = dlq_topic
         self.wakeup = asyncio.Event()
+        self.up: bool | None = None
+        """This relay's last state (the gauge is per process, shared by every relay in it)."""
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -63,7 +65,11 @@ class OutboxRelay:
         the outbox until a produce succeeded."""
         await drain_when_woken("outbox relay", self.relay_all, self.wakeup,
                                idle_poll_s=idle_poll_s, max_backoff_s=max_backoff_s,
-                               healthy=lambda ok: OUTBOX_RELAY_UP.set(1 if ok else 0))
+                               healthy=self._healthy)
+
+    def _healthy(self, ok: bool) -> None:
+        self.up = ok
+        OUTBOX_RELAY_UP.set(1 if ok else 0)
 
     async def relay_all(self) -> None:
         while await self._pending() and await self.relay_once():

@@ -80,10 +80,10 @@ async def test_relay_survives_a_failing_kafka_path_and_delivers_everything(
     relay = OutboxRelay(pool, producer, topic)
     task = SupervisedTask("outbox-relay-test", relay.run).start()
     try:
-        await wait_until(lambda: relay_up() == 1, "relay reported up on an empty outbox")
+        await wait_until(lambda: relay.up is True, "relay reported up on an empty outbox")
         first = await enqueue(pool, 5)
         relay.wake()
-        await wait_until(lambda: relay_up() == 0, "relay reported down")
+        await wait_until(lambda: relay.up is False, "relay reported down")
         assert await pool.fetchval("SELECT count(*) FROM outbox") == 5
         assert task.task is not None and not task.task.done()
         assert task.restarts == 0, "a Kafka error must be retried by the relay, not kill it"
@@ -99,7 +99,7 @@ async def test_relay_survives_a_failing_kafka_path_and_delivers_everything(
             return await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
         await wait_until(drained, "outbox drained", timeout=60)
-        assert relay_up() == 1 and task.restarts == 0
+        assert relay.up is True and relay_up() is not None and task.restarts == 0
         delivered = await read_all(infra.bootstrap, topic, 10)
         assert sorted(set(delivered)) == sorted(first + second)
     finally:
