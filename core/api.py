@@ -103,8 +103,8 @@ def create_api(settings: Settings) -> Edge:
             await ops.close()
             await tailer.stop()
             await waiter.stop()
-            if ring is not None and ring.listener is not None:
-                await ring.listener.stop()
+            if ring is not None and ring.live is not None:
+                await ring.live.stop()
             await ai.aclose()
             await producer.stop()
             await pools.close()

@@ -27,7 +27,7 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kernel.listener import Listener
+from kernel.notified_cache import NotifiedCache
 from kernel.settings import Settings
 from schemas.decoding import DecodeError, parse_record
 from schemas.sealing import (
@@ -114,25 +114,15 @@ class KeyRing:
         self.master_id = master_id(master)
         self.cache_max = cache_max
         self._cache: OrderedDict[tuple[KeyRef, bytes], bytes] = OrderedDict()
-        self._live: dict[tuple[str, str], tuple[int, bytes]] = {}
-        self._generation = 0
-        self.listener: Listener | None = None
+        self.live: NotifiedCache[tuple[str, str], tuple[int, bytes]] | None = None
 
-    def listen(self, dsn: str) -> Listener:
+    def listen(self, dsn: str) -> NotifiedCache[tuple[str, str], tuple[int, bytes]]:
         """Cache each subject's live write key in this process: a trigger (migration 0025)
         NOTIFYs every change of `subject_keys` (destroyed, re-wrapped), which clears the
         cache; while the LISTEN connection is down, write keys are read uncached."""
-        self.listener = Listener("subject-keys", dsn, {KEYS_CHANNEL: self._keys_changed},
-                                 on_reconnect=self._reconnected)
-        self.listener.start()
-        return self.listener
-
-    def _keys_changed(self, _project: str) -> None:
-        self._generation += 1
-        self._live.clear()
-
-    async def _reconnected(self) -> None:
-        self._keys_changed("")
+        self.live = NotifiedCache("subject-keys", dsn, KEYS_CHANNEL, self.cache_max)
+        self.live.start()
+        return self.live
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing | None:
@@ -184,16 +174,13 @@ class KeyRing:
     async def write_key(self, pool: asyncpg.Pool, project: str, subject: str) -> tuple[int, bytes]:
         """The subject's live generation and key, creating the next generation if none is
         live (first write, or the first write after a forget)."""
-        cached = self.listener is not None and self.listener.connected
-        if cached and (hit := self._live.get((project, subject))) is not None:
+        live = self.live
+        if live is not None and (hit := live.get((project, subject))) is not None:
             return hit
-        generation = self._generation
+        since = live.generation if live is not None else 0
         found = await self._write_key(pool, project, subject)
-        if cached and generation == self._generation and self.listener is not None \
-                and self.listener.connected:
-            if len(self._live) >= self.cache_max:
-                self._live.clear()
-            self._live[(project, subject)] = found
+        if live is not None:
+            live.put((project, subject), found, since)
         return found
 
     async def _write_key(self, pool: asyncpg.Pool, project: str,

@@ -18,7 +18,7 @@ import asyncpg
 
 from core.auth.api_keys import hash_key, principal_for_key
 from core.auth.principal import Principal
-from kernel.listener import Listener
+from kernel.notified_cache import NotifiedCache
 
 KEYS_CHANNEL = "core_api_keys"
 MAX_ENTRIES = 10_000
@@ -28,35 +28,24 @@ class KeyCache:
     def __init__(self, pool: asyncpg.Pool, dsn: str, ttl_s: float = 60.0) -> None:
         self.pool = pool
         self.ttl_s = ttl_s
-        self.entries: dict[str, tuple[Principal, float]] = {}
-        self.generation = 0
-        self.listener = Listener("api-keys", dsn, {KEYS_CHANNEL: self._changed},
-                                 on_reconnect=self._reconnected)
+        self.cache: NotifiedCache[str, tuple[Principal, float]] = NotifiedCache(
+            "api-keys", dsn, KEYS_CHANNEL, MAX_ENTRIES)
 
     def start(self) -> None:
-        self.listener.start()
+        self.cache.start()
 
     async def stop(self) -> None:
-        await self.listener.stop()
+        await self.cache.stop()
 
     async def principal(self, key: str) -> Principal | None:
-        if not self.listener.connected:
+        if not self.cache.usable:
             return await principal_for_key(self.pool, key)
         digest, now = hash_key(key), time.monotonic()
-        hit = self.entries.get(digest)
+        hit = self.cache.get(digest)
         if hit is not None and now - hit[1] < self.ttl_s:
             return hit[0]
-        generation = self.generation
+        since = self.cache.generation
         found = await principal_for_key(self.pool, key)
-        if found is not None and generation == self.generation and self.listener.connected:
-            if len(self.entries) >= MAX_ENTRIES:
-                self.entries.clear()
-            self.entries[digest] = (found, now)
+        if found is not None:
+            self.cache.put(digest, (found, now), since)
         return found
-
-    def _changed(self, _key_id: str) -> None:
-        self.generation += 1
-        self.entries.clear()
-
-    async def _reconnected(self) -> None:
-        self._changed("")
