@@ -27,6 +27,7 @@ from core.intake import command_intake
 from core.stream_batches import take_available
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
+from kernel.heap import settle_heap
 from kernel.kafka import new_producer
 from kernel.settings import Settings
 from kernel.shredding import KeyRing
@@ -179,6 +180,7 @@ class WorkerServices:
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.host)
             self.tasks.append(SupervisedTask("sampler", Sampler(settings, self.pool).run).start())
+        settle_heap()
 
 
 class ProjectorRuntime:
