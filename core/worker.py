@@ -39,6 +39,7 @@ from projections.live import LiveProjector
 from projections.maintenance import GrowthAnalyzer
 from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
+from schemas.changes import MEMORY_EXTRACTION_REQUESTED
 from schemas.claim_events import ClaimAsserted
 
 log = logging.getLogger("core.projections.worker")
@@ -212,8 +213,9 @@ class ProjectorRuntime:
     def applied(self, results: list[BatchResult]) -> None:
         if any(r.changes or r.dead_letters for r in results):
             self.relay.wake()
-            if self.extractor is not None:
-                self.extractor.wake()
+        if self.extractor is not None and any(c.type == MEMORY_EXTRACTION_REQUESTED
+                                              for r in results for c in r.changes):
+            self.extractor.wake()  # only the LLM engine queues work for it
 
 
 def run_worker(settings: Settings) -> None:
