@@ -211,8 +211,10 @@ class ProjectorRuntime:
                   (time.perf_counter() - started) * 1000)
 
     def applied(self, results: list[BatchResult]) -> None:
-        if any(r.changes or r.dead_letters for r in results):
-            self.relay.wake()
+        changed = any(r.changes for r in results)
+        parked = any(r.dead_letters for r in results)
+        if changed or parked:
+            self.relay.wake(changes=changed, dead_letters=parked)
         if self.extractor is not None and any(c.type == MEMORY_EXTRACTION_REQUESTED
                                               for r in results for c in r.changes):
             self.extractor.wake()  # only the LLM engine queues work for it

@@ -53,10 +53,15 @@ class OutboxRelay:
         self.topic = topic
         self.dlq_topic = dlq_topic
         self.wakeup = asyncio.Event()
+        self._announced: tuple[bool, bool] | None = None
+        """What the last wake announced (changes, dead letters), so the drain it starts
+        skips the look: a projector batch only wakes the relay after committing rows."""
         self.up: bool | None = None
         """This relay's last state (the gauge is per process, shared by every relay in it)."""
 
-    def wake(self) -> None:
+    def wake(self, changes: bool = True, dead_letters: bool = True) -> None:
+        held = self._announced or (False, False)
+        self._announced = (held[0] or changes, held[1] or dead_letters)
         self.wakeup.set()
 
     async def run(self, idle_poll_s: float = 0.5, max_backoff_s: float = 5.0) -> None:
@@ -74,8 +79,10 @@ class OutboxRelay:
     async def relay_all(self, limit: int = 1000) -> None:
         """Until both outboxes are empty. A wake that arrives meanwhile is kept by
         `drain_when_woken`, so the last short batch needs no look back."""
+        announced, self._announced = self._announced, None
         while True:
-            changes, letters = await self._pending()
+            changes, letters = announced or await self._pending()
+            announced = None
             if not (changes or letters):
                 return
             if await self.relay_once(limit, dead_letters=letters) < limit:
