@@ -22,6 +22,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from core.write_batching import BatchedWrites
 from kernel.http import dumps
 from kernel.settings import Settings
 
@@ -34,6 +35,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = BatchedWrites(transport, self.loop)  # type: ignore[assignment]
         self._arm()
 
     def on_message_begin(self) -> None:
