@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 SCENARIOS = ("writes", "reads", "sse", "projector", "batch", "subjects", "wrk")
-EXTRA_SCENARIOS = ("drills",)
-"""Run only when named in `--only`: the fault drills (see `bench.drills`)."""
+EXTRA_SCENARIOS = ("drills", "wrk-reads")
+"""Run only when named in `--only`: the fault drills (see `bench.drills`), the wrk read
+points without the wrk write points."""
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -66,11 +66,13 @@ async def scenarios(bench: Bench) -> None:
                            ("subjects", run_subjects)):
         if bench.wants(name):
             await scenario(bench)
-    if bench.wants("wrk"):
+    reads_only = "wrk-reads" in bench.options.only  # the read points alone
+    if bench.wants("wrk") or reads_only:
         if not wrk_available():
             bench.note("wrk is missing (Debian package `wrk`): the wrk points are not run")
             return
-        await run_wrk_writes(bench)
+        if bench.wants("wrk"):
+            await run_wrk_writes(bench)
         await run_wrk_reads(bench)
 
 

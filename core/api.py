@@ -84,7 +84,8 @@ def create_api(settings: Settings) -> Edge:
         keys = KeyCache(pool, dsn)
         keys.start()
         guard, purger = build_guard(settings, pool, pools, keys)
-        routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx))
+        routes = (command_routes(ctx) + query_routes(pool, recall, recall_recorder(ctx),
+                                                 settings.db_read_concurrency)
                   + event_routes(tailer, StreamLimits.from_settings(settings))
                   + ops.routes()
                   + batch_routes(ctx, guard.idempotency, BatchLimits.from_settings(settings)))

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     default_project_id: str = Field(default="default-project", alias="CORE_DEFAULT_PROJECT_ID")
     command_timeout_ms: int = Field(default=5000, alias="CORE_COMMAND_TIMEOUT_MS")
     db_pool_max: int = Field(default=10, alias="CORE_DB_POOL_MAX")
+    db_read_concurrency: int = Field(default=4, ge=1, alias="CORE_DB_READ_CONCURRENCY")
     projector_batch_max: int = Field(default=500, alias="CORE_PROJECTOR_BATCH_MAX")
     sse_heartbeat_ms: int = Field(default=30_000, alias="CORE_SSE_HEARTBEAT_MS")
     sse_max_per_project: int = Field(default=2000, alias="CORE_SSE_MAX_PER_PROJECT")

@@ -3,7 +3,7 @@
 Lists are serialized by Postgres (`memory_json`): building fifty rows of twenty fields in
 Python, four timestamps each, cost the API most of a list request's CPU. The JSON is the
 same document as `memory_api` + `kernel.http.dumps` (timestamps `…T…:ss.mmmZ`, keys in
-column order; a test compares them), only spaced differently.
+column order; a test compares them), only spaced differently inside `metadata`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,17 @@ ISO_MS = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 
 
 def memory_json(*, with_deleted_flag: bool = False) -> str:
-    """A SQL expression: one `memories` row as its API JSON object (json, not jsonb: the
-    keys stay in column order)."""
+    """A SQL expression over a `memories` row in FROM: the row as its API JSON object.
+
+    `row_to_json` of a one-row subquery rather than `json_build_object`: it costs Postgres
+    about a sixth less CPU per row (the latter looks up every argument's type on every
+    row) and writes no spaces, so a list of fifty is a tenth smaller; the keys stay in
+    column order. Being a scalar subquery, it leaves the caller's ORDER BY on the real
+    columns."""
     columns = MEMORY_COLUMNS.split(", ") + (["is_deleted"] if with_deleted_flag else [])
-    fields = ", ".join(f"'{c}', {ISO_MS.format(c) if c in TIMESTAMPS else c}"
+    fields = ", ".join(f"{ISO_MS.format(c)} AS {c}" if c in TIMESTAMPS else c
                        for c in columns)
-    return f"json_build_object({fields})::text"
+    return f"(SELECT row_to_json(j)::text FROM (SELECT {fields}) j)"
 
 
 def json_list(rows: list[str]) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import asyncpg
 
 from kernel.access import AUTHENTICATED
@@ -11,6 +13,7 @@ from queries.claims import claim_graph, claim_history, get_claim
 from queries.command_status import command_status
 from queries.memories import get_memory, list_memories, list_superseded
 from queries.memory_claims import memory_claims
+from queries.read_gate import GatedPool
 from queries.recall import RecallEngine
 from queries.recalls import list_recalls
 from queries.search import RecallRecorder, search_memories
@@ -22,7 +25,12 @@ from queries.truth import subject_slot, subject_slots, subject_truth
 
 
 def query_routes(pool: asyncpg.Pool, recall: RecallEngine,
-                 record_recall: RecallRecorder | None = None) -> list[RouteSpec]:
+                 record_recall: RecallRecorder | None = None,
+                 read_concurrency: int | None = None) -> list[RouteSpec]:
+    """`read_concurrency`: at most that many of these routes' queries at once
+    (`queries.read_gate`); None leaves them the whole pool."""
+    if read_concurrency is not None:
+        pool = cast(asyncpg.Pool, GatedPool(pool, read_concurrency))
     return [
         RouteSpec("GET", "/api/v1/memories", list_memories(pool), "memories:read"),
         RouteSpec("GET", "/api/v1/memories/search", search_memories(pool, recall, record_recall),
