@@ -32,6 +32,9 @@ class LiveProjector:
     bootstrap: str
     topic: str
     batch_max: int = 500
+    fill_max: int = 5000
+    """Records per transaction when reading a range from the log (a catch-up, a gap): far
+    behind, bigger batches pay each statement's fixed cost over more events."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_seen: dict[int, int] = field(default_factory=dict)
     newly_assigned: set[int] = field(default_factory=set)
@@ -84,7 +87,7 @@ class LiveProjector:
         holes = {(self.topic, partition): (start, end)}
         results = []
         async for batch in read_range(self.bootstrap, self.topic, {partition: start},
-                                      {partition: end}, max_records=self.batch_max):
+                                      {partition: end}, max_records=self.fill_max):
             results.append(await self.applier.apply(batch, holes))
         return results
 
