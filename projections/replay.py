@@ -15,12 +15,10 @@ taking turns.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import orjson
@@ -34,6 +32,7 @@ from kernel.settings import Settings
 from kernel.shredding import KeyRing
 from projections.applier import Applier, Record
 from projections.handlers import BATCHERS, HANDLERS
+from projections.lanes import gather_all, split
 from projections.log_reader import read_range
 from schemas.envelope import EventEnvelope
 
@@ -126,21 +125,9 @@ class Replayer:
                     summary.positions[record.partition] = record.offset + 1
                 self.progress(summary.events, total)
 
-        lanes = [{p for p in ends if p % LANES == n} for n in range(LANES)]
-        await gather_all(*(lane(partitions) for partitions in lanes if partitions))
+        await gather_all(*(lane(partitions) for partitions in split(ends, LANES)))
         summary.seconds = time.monotonic() - began
         return summary
-
-
-async def gather_all(*lanes: Coroutine[Any, Any, None]) -> None:
-    """Run `lanes` together; the first failure cancels the others and is raised as is."""
-    tasks = [asyncio.ensure_future(work) for work in lanes]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _before(batch: list[Record], until: datetime | None, stopped: set[int]) -> list[Record]:
