@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from commands.coercion import numeric
 from commands.context import CommandContext
+from kernel.ids import uuid4
 from kernel.routing import Call
 from schemas.memory_events import (
     MEMORY_RECALLED,
@@ -32,7 +32,7 @@ Recorder = Callable[[Call, str, list[dict[str, Any]], dict[str, Any]], Awaitable
 
 
 def recall_event_id() -> str:
-    return f"evt_{uuid.uuid4()}"
+    return f"evt_{uuid4()}"
 
 
 def _text(value: Any) -> str:

@@ -29,6 +29,7 @@ from core.security import build_guard
 from core.telemetry.http import RequestTelemetry
 from core.telemetry.routes import Operations
 from kernel.ai.wiring import AIWiring, build_ai
+from kernel.heap import settle_heap
 from kernel.kafka import new_producer
 from kernel.routing import Dispatcher
 from kernel.schema_pools import PoolProxy, SchemaPools
@@ -93,6 +94,7 @@ def create_api(settings: Settings) -> Edge:
         routes.append(openapi_route(routes))
         state["dispatcher"] = Dispatcher(routes, settings.default_project_id, guard)
         replay_tasks = replays.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -8,6 +8,8 @@
   connection) when a declared body is still incomplete `CORE_HTTP_BODY_TIMEOUT_S` after
   the app was called.
 
+The protocol also sends each response in one write (`core.http_writes`).
+
 `uvicorn_options` gathers these with uvicorn's own limits (`limit_concurrency`,
 `timeout_keep_alive`) for `core serve`.
 """
@@ -17,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from core.http_writes import CoalescingTransport
 from kernel.http import dumps
 from kernel.settings import Settings
 
@@ -33,7 +36,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        coalescing = cast(asyncio.Transport, CoalescingTransport(transport, self.loop))
+        super().connection_made(coalescing)
         self._arm()
 
     def on_message_begin(self) -> None:

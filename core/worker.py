@@ -27,6 +27,7 @@ from core.intake import command_intake
 from core.stream_batches import take_available
 from kernel.ai.wiring import AIWiring, build_ai
 from kernel.db import create_pool
+from kernel.heap import settle_heap
 from kernel.kafka import new_producer
 from kernel.settings import Settings
 from kernel.shredding import KeyRing
@@ -38,6 +39,7 @@ from projections.live import LiveProjector
 from projections.maintenance import GrowthAnalyzer
 from projections.outbox_relay import OutboxRelay
 from projections.telemetry import Sampler, observe_batch
+from schemas.changes import MEMORY_EXTRACTION_REQUESTED
 from schemas.claim_events import ClaimAsserted
 
 log = logging.getLogger("core.projections.worker")
@@ -179,6 +181,7 @@ class WorkerServices:
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.host)
             self.tasks.append(SupervisedTask("sampler", Sampler(settings, self.pool).run).start())
+        settle_heap()
 
 
 class ProjectorRuntime:
@@ -208,10 +211,13 @@ class ProjectorRuntime:
                   (time.perf_counter() - started) * 1000)
 
     def applied(self, results: list[BatchResult]) -> None:
-        if any(r.changes or r.dead_letters for r in results):
-            self.relay.wake()
-            if self.extractor is not None:
-                self.extractor.wake()
+        changed = any(r.changes for r in results)
+        parked = any(r.dead_letters for r in results)
+        if changed or parked:
+            self.relay.wake(changes=changed, dead_letters=parked)
+        if self.extractor is not None and any(c.type == MEMORY_EXTRACTION_REQUESTED
+                                              for r in results for c in r.changes):
+            self.extractor.wake()  # only the LLM engine queues work for it
 
 
 def run_worker(settings: Settings) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from starlette.responses import Response
 
 from kernel.access import UNRESTRICTED, admit_caller
 from kernel.http import error, json_response, resolve_project
+from kernel.ids import random_hex
 from kernel.input_limits import Invalid, check_request, identifier
 from kernel.timefmt import iso_ms, now_ms
 
@@ -196,7 +196,7 @@ def request_id_of(request: Request) -> str:
     """The request id the telemetry middleware assigned (one is made up without it)."""
     rid = request.scope.get(REQUEST_ID_KEY)
     if not isinstance(rid, str):
-        rid = request.scope[REQUEST_ID_KEY] = uuid.uuid4().hex
+        rid = request.scope[REQUEST_ID_KEY] = random_hex()
     return rid
 
 

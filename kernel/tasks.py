@@ -86,11 +86,13 @@ class TaskSet:
 async def drain_when_woken(name: str, drain: Callable[[], Awaitable[object]],
                            wakeup: asyncio.Event, *, idle_poll_s: float, max_backoff_s: float,
                            healthy: Callable[[bool], None] = lambda _ok: None) -> None:
-    """Forever: run `drain`, then wait for `wakeup` or `idle_poll_s`. A failure is logged,
-    reported through `healthy(False)` and retried after a backoff that doubles up to
-    `max_backoff_s`; a success resets it."""
+    """Forever: run `drain`, then wait for `wakeup` or `idle_poll_s`. A wake that arrives
+    while `drain` runs starts the next drain at once (nothing it announced waits for a poll).
+    A failure is logged, reported through `healthy(False)` and retried after a backoff that
+    doubles up to `max_backoff_s` (wakes do not cut it short); a success resets it."""
     backoff = idle_poll_s
     while True:
+        wakeup.clear()
         try:
             await drain()
             healthy(True)
@@ -99,6 +101,6 @@ async def drain_when_woken(name: str, drain: Callable[[], Awaitable[object]],
             healthy(False)
             log.warning("%s failed, retrying in %.1fs: %r", name, backoff, exc)
             backoff = min(backoff * 2, max_backoff_s)
-        wakeup.clear()
+            wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), backoff)

@@ -63,6 +63,12 @@ async def insert_rows(conn: asyncpg.Connection, into: str, columns: Sequence[tup
         *[list(column) for column in zip(*rows, strict=True)])
 
 
+def json_list(items: Sequence[str]) -> str:
+    """A list as JSON text, for an `unnest` column: a list itself would be taken for one more
+    array dimension (and lists of unequal lengths refused)."""
+    return orjson.dumps(list(items)).decode()
+
+
 async def lock_positions(conn: asyncpg.Connection, consumer: str,
                          partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
     """The next offset of each partition, row-locked for this transaction. A missing row is

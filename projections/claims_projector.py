@@ -40,13 +40,13 @@ async def write_claim(tx: EventTx, subject_id: str, claim: ClaimAsserted, ids: E
     await store_slot(tx, subject_id, claim.slot, decision.slot)
     await store_edges(tx, subject_id, decision.edges, ids)
     superseded = decision.edges[0].to_claim_id if decision.edges else None
-    tx.emit(changes.CLAIM_ASSERTED, _asserted_change(tx, subject_id, claim, claim_type, superseded),
+    tx.emit(changes.CLAIM_ASSERTED, asserted_change(tx, subject_id, claim, claim_type, superseded),
             subject_id=subject_id)
-    _emit_slot(tx, subject_id, claim.slot, decision.slot)
+    emit_slot(tx, subject_id, claim.slot, decision.slot)
     return claim_type
 
 
-def _asserted_change(tx: EventTx, subject_id: str, claim: ClaimAsserted, claim_type: str,
+def asserted_change(tx: EventTx, subject_id: str, claim: ClaimAsserted, claim_type: str,
                      superseded: str | None) -> dict[str, Any]:
     return {"claim_id": claim.claim_id, "subject_id": subject_id,
             "predicate": claim.predicate, "object_value": claim.object_value,
@@ -55,7 +55,7 @@ def _asserted_change(tx: EventTx, subject_id: str, claim: ClaimAsserted, claim_t
             "asserted_at": iso_ms(tx.event.occurred_at)}
 
 
-def _emit_slot(tx: EventTx, subject_id: str, slot: str, state: SlotState) -> None:
+def emit_slot(tx: EventTx, subject_id: str, slot: str, state: SlotState) -> None:
     tx.emit(changes.SLOT_CHANGED, {
         "subject_id": subject_id, "slot": slot, "active_claim_id": state.active_claim_id,
         "status": state.status, "replaced_by_claim_id": state.replaced_by_claim_id,
@@ -100,7 +100,7 @@ async def retracted(tx: EventTx) -> Outcome:
                                 "retracted_at": iso_ms(tx.event.occurred_at)},
             subject_id=subject)
     if decision.slot is not None:
-        _emit_slot(tx, subject, slot, decision.slot)
+        emit_slot(tx, subject, slot, decision.slot)
     return Outcome(200, body)
 
 

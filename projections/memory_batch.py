@@ -6,17 +6,18 @@ the subject (or of one created earlier in the run) is a duplicate; anything else
 inserted. Without an embedding there is nothing to compare by similarity, so nothing is
 superseded. One query checks every event of the run, Postgres computing the same
 normalized-text key as the index; the inserts go in one `INSERT … SELECT FROM unnest`; then the
-claims each created memory carries are written, in log order.
+claims each created memory carries are written set-wise (`projections.claim_runs`).
 """
 
 from __future__ import annotations
 
+from projections.batch_writes import json_list
+from projections.claim_runs import write_claims_of_run
 from projections.memory_projector import (
     conflict_outcome,
     created_outcome,
     duplicate_outcome,
     emit_created,
-    write_decided_claims,
 )
 from projections.runs import Batcher
 from projections.unit_of_work import EventTx
@@ -44,22 +45,22 @@ INSERT INTO memories (id, project_id, subject_id, text, kind, visibility, import
   source_type, created_at, updated_at, last_seen_at, seen_count, reinforcement_count,
   last_reinforced_at)
 SELECT id, project_id, subject_id, text, kind, visibility, importance, confidence,
-  is_temporal, ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, NULL, 'active', NULL,
+  is_temporal, ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), metadata, NULL, 'active', NULL,
   false, source_type, at, at, NULL, 0, 0, at
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-  $7::int[], $8::float8[], $9::bool[], $10::jsonb[], $11::jsonb[], $12::text[],
+  $7::int[], $8::float8[], $9::bool[], $10::text[], $11::jsonb[], $12::text[],
   $13::timestamptz[]) WITH ORDINALITY AS u(id, project_id, subject_id, text, kind, visibility,
   importance, confidence, is_temporal, tags, metadata, source_type, at, ord)
 ORDER BY ord
 """
-"""The run's memories in one statement (tags travel as JSON: unnest flattens arrays)."""
+"""The run's memories in one statement (tags travel as JSON text: unnest flattens arrays)."""
 
 
 def run_insert_row(tx: EventTx, memory: MemorySubmitted) -> tuple[object, ...]:
     event = tx.event
     return (memory.id, event.project_id, event.subject_id, memory.text, memory.kind,
             memory.visibility, memory.importance, memory.confidence, memory.is_temporal,
-            memory.tags, memory.metadata, memory.source_type, event.occurred_at)
+            json_list(memory.tags), memory.metadata, memory.source_type, event.occurred_at)
 
 
 def without_embedding(event: EventEnvelope) -> bool:
@@ -90,8 +91,7 @@ async def submit_run(txs: list[EventTx]) -> list[Outcome]:
             outcomes.append(created_outcome(tx, memory, []))
     if rows:
         await txs[0].conn.execute(RUN_INSERT_SQL, *[list(c) for c in zip(*rows, strict=True)])
-    for tx, memory in created:  # after every memory row of the run, in log order
-        await write_decided_claims(tx, memory)
+    await write_claims_of_run([(tx, memory.claims or []) for tx, memory in created])
     return outcomes
 
 

@@ -53,10 +53,15 @@ class OutboxRelay:
         self.topic = topic
         self.dlq_topic = dlq_topic
         self.wakeup = asyncio.Event()
+        self._announced: tuple[bool, bool] | None = None
+        """What the last wake announced (changes, dead letters), so the drain it starts
+        skips the look: a projector batch only wakes the relay after committing rows."""
         self.up: bool | None = None
         """This relay's last state (the gauge is per process, shared by every relay in it)."""
 
-    def wake(self) -> None:
+    def wake(self, changes: bool = True, dead_letters: bool = True) -> None:
+        held = self._announced or (False, False)
+        self._announced = (held[0] or changes, held[1] or dead_letters)
         self.wakeup.set()
 
     async def run(self, idle_poll_s: float = 0.5, max_backoff_s: float = 5.0) -> None:
@@ -71,35 +76,50 @@ class OutboxRelay:
         self.up = ok
         OUTBOX_RELAY_UP.set(1 if ok else 0)
 
-    async def relay_all(self) -> None:
-        while await self._pending() and await self.relay_once():
-            pass
+    async def relay_all(self, limit: int = 1000) -> None:
+        """Until both outboxes are empty. A wake that arrives meanwhile is kept by
+        `drain_when_woken`, so the last short batch needs no look back."""
+        announced, self._announced = self._announced, None
+        while True:
+            changes, letters = announced or await self._pending()
+            announced = None
+            if not (changes or letters):
+                return
+            if await self.relay_once(limit, dead_letters=letters) < limit:
+                return
 
-    async def _pending(self) -> bool:
-        """One cheap read before taking the lock in a transaction: an idle poll, and the
-        look after the last rows were relayed, cost a single round trip."""
-        return bool(await self.pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM dead_letter_outbox)"))
+    async def _pending(self) -> tuple[bool, bool]:
+        """One cheap read before taking the lock in a transaction: an idle poll costs a
+        single round trip, and an empty dead-letter outbox none."""
+        row = await self.pool.fetchrow(
+            "SELECT EXISTS (SELECT 1 FROM outbox), EXISTS (SELECT 1 FROM dead_letter_outbox)")
+        assert row is not None
+        return bool(row[0]), bool(row[1])
 
-    async def relay_once(self, limit: int = 1000) -> int:
+    async def relay_once(self, limit: int = 1000, dead_letters: bool = True) -> int:
+        """Relays up to `limit` changes (and dead letters), deleted in the transaction that
+        waits for their produce: a failure rolls the delete back, the rows stay."""
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
                 return 0
-            rows = await conn.fetch("SELECT * FROM outbox ORDER BY id LIMIT $1", limit)
+            rows = sorted(await conn.fetch(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1) "
+                "RETURNING *", limit), key=lambda r: r["id"])
             await self._produce(rows)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
-                               [r["id"] for r in rows])
-            return len(rows) + await self._relay_dead_letters(conn, limit)
+            relayed = len(rows)
+            if dead_letters:
+                relayed += await self._relay_dead_letters(conn, limit)
+            return relayed
 
     async def _relay_dead_letters(self, conn: asyncpg.Connection, limit: int) -> int:
         if self.dlq_topic is None:
             return 0
-        rows = await conn.fetch("SELECT * FROM dead_letter_outbox ORDER BY id LIMIT $1", limit)
+        rows = sorted(await conn.fetch(
+            "DELETE FROM dead_letter_outbox WHERE id IN (SELECT id FROM dead_letter_outbox "
+            "ORDER BY id LIMIT $1) RETURNING *", limit), key=lambda r: r["id"])
         sends = [await self.producer.send(self.dlq_topic, r["record_value"], key=r["record_key"],
                                           headers=dead_letter_headers(r)) for r in rows]
         await asyncio.gather(*sends)
-        await conn.execute("DELETE FROM dead_letter_outbox WHERE id = ANY($1::bigint[])",
-                           [r["id"] for r in rows])
         return len(rows)
 
     async def _message(self, row: asyncpg.Record) -> bytes:

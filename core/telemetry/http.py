@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel.ids import random_hex
 from kernel.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from kernel.routing import PROJECT, REQUEST_ID_KEY, ROUTE_TEMPLATE
 from kernel.telemetry.logs import json_logger, log_fields
@@ -29,8 +29,8 @@ def request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = value.decode("latin-1")
-            return text if REQUEST_ID.match(text) else uuid.uuid4().hex
-    return uuid.uuid4().hex
+            return text if REQUEST_ID.match(text) else random_hex()
+    return random_hex()
 
 
 class RequestTelemetry:

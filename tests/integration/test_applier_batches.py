@@ -156,3 +156,101 @@ async def test_a_record_past_the_stored_position_is_a_gap(pool: asyncpg.Pool) ->
                                  holes={(TOPIC, 0): (2, 5)})
     assert filled.applied == 2
     assert await pool.fetchval("SELECT next_offset FROM projection_offsets") == 6
+
+
+def claim(n: str, memory_id: str, slot: str = "likes", value: str = "tea",
+          **extra: object) -> dict[str, object]:
+    return {"claim_id": f"clm-{n}", "assertion_id": f"ast-{n}", "predicate": slot,
+            "object_value": value, "slot": slot, "source_memory_id": memory_id, **extra}
+
+
+def with_claims(partition: int, offset: int, memory_id: str, subject: str,
+                claims: list[dict[str, object]], minute: int, text: str = "") -> Record:
+    body = {"event_id": str(uuid.uuid4()), "type": "memory.submitted", "v": 2,
+            "project_id": "p", "subject_id": subject,
+            "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(), "actor": "test",
+            "idempotency_key": None,
+            "payload": {"id": memory_id, "text": text or f"memory {memory_id}",
+                        "claims": claims}}
+    return Record(TOPIC, partition, offset, subject.encode(), orjson.dumps(body))
+
+
+def asserted(partition: int, offset: int, subject: str, n: str, minute: int) -> Record:
+    body = {"event_id": str(uuid.uuid4()), "type": "claim.asserted", "v": 1,
+            "project_id": "p", "subject_id": subject,
+            "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(), "actor": "test",
+            "idempotency_key": None,
+            "payload": {"claim_id": f"clm-{n}", "assertion_id": f"ast-{n}",
+                        "predicate": "likes", "object_value": "water", "slot": "likes"}}
+    return Record(TOPIC, partition, offset, subject.encode(), orjson.dumps(body))
+
+
+def claims_log() -> tuple[list[Record], list[Record]]:
+    """Two batches over two partitions: slots won, superseded within a run and across
+    batches and handlers, two slots in one memory, a duplicate and a conflicting memory
+    whose claims must not land, an embedding, tags and validity."""
+    vector = [0.5] * 1535 + [0.25]
+    first = [with_claims(0, 0, "m-0", "a", [claim("0", "m-0")], 0),
+             with_claims(1, 0, "m-b0", "b", [claim("b0", "m-b0", "city", "Porto")], 0)]
+    second = [
+        with_claims(0, 1, "m-1", "a", [claim("1", "m-1", value="coffee"),
+                                        claim("2", "m-1", "city", "Lisbon",
+                                              tags=["home"], embedding=vector,
+                                              valid_from="2025-01-01T00:00:00Z")], 1),
+        with_claims(0, 2, "m-2", "a", [claim("3", "m-2", value="juice")], 2),
+        with_claims(1, 1, "m-b1", "b", [claim("b1", "m-b1", "city", "Faro")], 2),
+        with_claims(0, 3, "m-3", "a", [claim("4", "m-3", value="juice again")], 3,
+                    text="memory m-2"),  # an exact re-post: a duplicate, no claims
+        with_claims(0, 4, "m-1", "a", [claim("5", "m-1", value="milk")], 4),  # id taken
+        asserted(0, 5, "a", "6", 5),  # another handler cuts the run
+        with_claims(0, 6, "m-7", "a", [claim("7", "m-7", value="soda")], 6),
+        with_claims(1, 2, "m-b2", "b", [claim("b2", "m-b2", "city", "Braga"),
+                                         claim("b3", "m-b2", "city", "Evora")], 6),
+    ]
+    return first, second
+
+
+async def test_claim_runs_write_what_the_per_event_path_writes(infra: Infra) -> None:
+    first, second = claims_log()
+    seen = []
+    for batchers in ({}, BATCHERS):
+        async with fresh_pool(infra) as pool:
+            applier = Applier(pool, "c", HANDLERS, notify_outcomes=False, batchers=batchers)
+            outcomes = []
+            for batch in (first, second):
+                result = await applier.apply(batch)
+                assert not result.guarded, [(o.status, o.body) for _, o in result.outcomes]
+                outcomes += [(o.status, o.body) for _, o in result.outcomes]
+            tables = {}
+            for table, order in (("claims", "claim_id"), ("claim_assertions", "assertion_id"),
+                                 ("slot_state", "subject_id, slot"),
+                                 ("claim_edges", "edge_id"),
+                                 ("edge_counters", "partition"),
+                                 ("outbox", "id")):
+                rows = await pool.fetch(f"SELECT * FROM {table} ORDER BY {order}")
+                tables[table] = [{k: v for k, v in r.items() if k not in ("id", "enqueued_at")}
+                                 for r in rows]
+            seen.append((outcomes, tables))
+    assert seen[0][0] == seen[1][0]
+    for table in seen[0][1]:
+        assert seen[0][1][table] == seen[1][1][table], table
+    outcomes, tables = seen[1]
+    assert [status for status, _ in outcomes] == [201, 201, 201, 201, 201, 200, 409, 201,
+                                                  201, 201]
+    assert len(tables["claims"]) == 10 and len(tables["claim_edges"]) == 7
+    winners = {(r["subject_id"], r["slot"]): r["active_claim_id"] for r in tables["slot_state"]}
+    assert winners == {("a", "likes"): "clm-7", ("a", "city"): "clm-2",
+                       ("b", "city"): "clm-b3"}
+    assert {(r["partition"], r["next_edge"]) for r in tables["edge_counters"]} == {(0, 4),
+                                                                                   (1, 3)}
+
+
+async def test_a_run_with_tags_of_any_lengths_stays_one_statement(pool: asyncpg.Pool) -> None:
+    """Tags travel as JSON text: a list would be taken for an array dimension (refused when
+    lengths differ, mis-split when they match) and send the batch down the guarded path."""
+    applier = Applier(pool, "c", HANDLERS, notify_outcomes=False, batchers=BATCHERS)
+    tags = [["x", "y"], [], ["z"], ["u", "v"]]
+    result = await applier.apply([submitted(i, f"m-{i}", tags=t) for i, t in enumerate(tags)])
+    assert not result.guarded
+    stored = await pool.fetch("SELECT tags FROM memories ORDER BY id")
+    assert [r["tags"] for r in stored] == tags

@@ -105,3 +105,36 @@ async def test_relay_survives_a_failing_kafka_path_and_delivers_everything(
     finally:
         await task.stop()
         await producer.stop()
+
+
+async def test_rows_nobody_announced_are_found_by_the_idle_look(
+        infra: Infra, pool: asyncpg.Pool) -> None:
+    """A wake names what a batch wrote, so its drain skips the look; rows written without one
+    (here: a wake for changes only, with a dead letter parked too) are found by the poll."""
+    topic, dlq = (f"relay-{uuid.uuid4().hex[:8]}.{kind}" for kind in ("changes", "dlq"))
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1), NewTopic(dlq, 1, 1)])
+    await admin.close()
+    producer = new_producer(Settings(KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap))
+    await producer.start()
+    relay = OutboxRelay(pool, producer, topic, dlq)
+    task = SupervisedTask("relay-look", lambda: relay.run(idle_poll_s=0.2,
+                                                           max_backoff_s=0.2)).start()
+    try:
+        await pool.execute(
+            "INSERT INTO dead_letter_outbox (origin_topic, origin_partition, origin_offset, "
+            "record_key, record_value, reason) VALUES ('t', 0, 7, NULL, 'x', 'parked')")
+        ids = await enqueue(pool, 3)
+        relay.wake(changes=True, dead_letters=False)
+
+        async def drained() -> bool:
+            return await pool.fetchval(
+                "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM "
+                "dead_letter_outbox)") == 0
+
+        await wait_until(drained, "both outboxes drained", timeout=30)
+        assert sorted(await read_all(infra.bootstrap, topic, 3)) == sorted(ids)
+    finally:
+        await task.stop()
+        await producer.stop()

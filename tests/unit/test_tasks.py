@@ -9,7 +9,7 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from kernel.tasks import SupervisedTask, TaskSet
+from kernel.tasks import SupervisedTask, TaskSet, drain_when_woken
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,50 @@ async def test_task_set_holds_and_logs_failures(caplog: pytest.LogCaptureFixture
     assert tasks.tasks == {waiting}
     await tasks.cancel()
     assert waiting.cancelled() and not tasks.tasks
+
+
+async def test_a_wake_during_a_drain_starts_the_next_drain_at_once() -> None:
+    wakeup = asyncio.Event()
+    drains: list[int] = []
+    second = asyncio.Event()
+
+    async def drain() -> None:
+        drains.append(len(drains))
+        if len(drains) == 1:
+            wakeup.set()  # new work announced while this drain runs
+        else:
+            second.set()
+
+    task = asyncio.create_task(drain_when_woken("t", drain, wakeup, idle_poll_s=60,
+                                                max_backoff_s=60))
+    try:
+        await asyncio.wait_for(second.wait(), 5)  # not after the 60 s idle poll
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert drains[:2] == [0, 1]
+
+
+async def test_wakes_do_not_cut_a_failure_backoff_short() -> None:
+    wakeup = asyncio.Event()
+    third = asyncio.Event()
+    calls = 0
+
+    async def failing() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            third.set()
+        wakeup.set()  # a wake on every attempt must not turn the backoff into a hot loop
+        raise RuntimeError("down")
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task = asyncio.create_task(drain_when_woken("t", failing, wakeup, idle_poll_s=0.2,
+                                                max_backoff_s=0.2))
+    try:
+        await asyncio.wait_for(third.wait(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert loop.time() - started >= 0.39  # two full backoffs passed before the third try
