@@ -23,8 +23,8 @@ from bench.projector import (
 )
 from bench.stats import Scenario
 from core.progress import Callback, Reporter
+from kernel.heap import settle_heap
 from kernel.kafka import end_offsets, ensure_topics
-from kernel.runtime.gc_policy import tune_for_batches
 from kernel.runtime.process import ChildProcess
 from kernel.settings import Settings
 from projections.replay import Replayer, StopRule, create_projection_schema
@@ -95,7 +95,7 @@ async def _replay(bench: Bench, settings: Settings, dsn: str, total: int,
     finally:
         await conn.close()
     threshold = gc.get_threshold()
-    tune_for_batches()  # as `core history replay` does
+    settle_heap()  # as `core history replay` does
     try:
         began = time.perf_counter()
         summary = await Replayer(settings, schema, progress=report).run(StopRule())

@@ -79,9 +79,7 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
         settings.commands_topic, settings.rejected_commands_topic]))
     announce(settings)
     from core.worker import run_worker  # after the checks, like `core serve`
-    from kernel.runtime.gc_policy import tune_for_batches
 
-    tune_for_batches()
     run_worker(settings)
     return 0
 
