@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from bench.projector import (
 )
 from bench.stats import Scenario
 from core.progress import Callback, Reporter
+from kernel.heap import settle_heap
 from kernel.kafka import end_offsets, ensure_topics
 from kernel.runtime.process import ChildProcess
 from kernel.settings import Settings
@@ -92,9 +94,14 @@ async def _replay(bench: Bench, settings: Settings, dsn: str, total: int,
         await create_projection_schema(conn, schema)
     finally:
         await conn.close()
-    began = time.perf_counter()
-    summary = await Replayer(settings, schema, progress=report).run(StopRule())
-    seconds = time.perf_counter() - began
+    threshold = gc.get_threshold()
+    settle_heap()  # as `core history replay` does
+    try:
+        began = time.perf_counter()
+        summary = await Replayer(settings, schema, progress=report).run(StopRule())
+        seconds = time.perf_counter() - began
+    finally:
+        gc.set_threshold(*threshold)
     bench.record(Scenario(
         name=f"replay.{total}", group="replay", requests=summary.events,
         duration_s=round(seconds, 2), throughput=round(summary.events / seconds, 1),

@@ -27,7 +27,10 @@ def parse_offsets(raw: str) -> dict[int, int]:
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from core.progress import Reporter
+    from kernel.heap import settle_heap
     from projections.replay import Replayer, StopRule, create_projection_schema
+
+    settle_heap()  # the collector took ~40% of a replay's CPU at its default threshold
 
     async def run(report: Reporter) -> int:
         import asyncpg

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 import orjson
+from pydantic import BaseModel
 
 from kernel.projection_pointer import enter_schema, follow_pointer
 from kernel.shredding import KeyRing
@@ -45,7 +46,7 @@ from projections.runs import Batcher, PendingRun
 from projections.subjects import store_subjects
 from projections.timeline import TimelineRow, store_timeline, timeline_row
 from projections.unit_of_work import Change, EventTx, Handler, Position
-from schemas.decoding import DecodeError, Forgotten, decode_event
+from schemas.decoding import DecodeError, Forgotten, decode_typed
 from schemas.envelope import EventEnvelope
 from schemas.outcomes import Outcome
 from schemas.sealing import SubjectKeys
@@ -68,6 +69,7 @@ PARKED = Outcome(500, {"error": "server_error", "message": "internal error"})
 FORGOTTEN = Outcome(410, {"error": "subject_forgotten",
                           "message": "the subject was forgotten; write again, with a new "
                                      "Idempotency-Key if any, to start anew"})
+Decoded = tuple[EventEnvelope, Handler, BaseModel]
 Holes = Mapping[TopicPartition, tuple[int, int]]
 """Offset ranges [start, end) of a partition that the log was read through and holds no
 record in (besides those given): a jump inside one is not a gap."""
@@ -205,37 +207,39 @@ class Applier:
         else:
             await enter_schema(conn, self.schema, local)
 
-    def _decode(self, record: Record, result: BatchResult) -> tuple[EventEnvelope | None,
-                                                                     Handler | None]:
-        """The event and its handler; None when it is skipped or dead-lettered."""
+    def _decode(self, record: Record, result: BatchResult) -> Decoded | None:
+        """The event, its handler and its validated payload; None when it is skipped or
+        dead-lettered."""
         try:
-            event = decode_event(record.value, result.keys)
+            event, typed = decode_typed(record.value, result.keys)
         except Forgotten as gone:  # sealed under a destroyed key: refused, never applied
             result.skipped += 1
             result.replayed.add(gone.envelope.event_id)
             result.outcomes.append((gone.envelope, FORGOTTEN))
-            return None, None
+            return None
         except DecodeError as exc:
             result.dead_letters.append(DeadLetter(record, str(exc)))
-            return None, None
+            return None
         if not self.accept(event):
             result.skipped += 1
-            return None, None
+            return None
         handler = self.handlers.get(event.type)
         if handler is None:
             result.dead_letters.append(DeadLetter(record, f"no projector for {event.type}"))
-            return None, None
-        return event, handler
+            return None
+        return event, handler, typed
 
     async def _apply_record(self, conn: asyncpg.Connection, record: Record,
                             result: BatchResult, run: PendingRun) -> None:
         """Fast path: no savepoint; any error aborts the batch, which then runs guarded."""
-        event, handler = self._decode(record, result)
-        if event is None or handler is None:
+        decoded = self._decode(record, result)
+        if decoded is None:
             return
+        event, handler, typed = decoded
         if event.type == SUBJECT_FORGOTTEN:
             raise NeedsGuard(event.event_id)
-        tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
+        tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset),
+                     typed=typed)
         if run.take(tx):
             return
         await self._flush(run, result)
@@ -263,13 +267,15 @@ class Applier:
                              result: BatchResult) -> None:
         """One savepoint around everything the event writes; a failure parks the event."""
         parked, answered = len(result.dead_letters), len(result.outcomes)
-        event, handler = self._decode(record, result)
-        if event is None or handler is None:
+        decoded = self._decode(record, result)
+        if decoded is None:
             await self._park_letters(conn, result.dead_letters[parked:])
             await store_outcomes(conn, [(e, o, None) for e, o in result.outcomes[answered:]],
                                  self.notify_outcomes)
             return
-        tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset))
+        event, handler, typed = decoded
+        tx = EventTx(conn, event, Position(record.topic, record.partition, record.offset),
+                     typed=typed)
         try:
             async with conn.transaction():
                 outcome = await self._replayed_outcome(conn, event, result)

@@ -24,6 +24,8 @@ TopicPartition = tuple[str, int]
 OUTBOX_COLUMNS = (("change_id", "text"), ("project_id", "text"), ("subject_id", "text"),
                   ("type", "text"), ("payload", "jsonb"), ("source_event_id", "text"),
                   ("occurred_at", "timestamptz"), ("trace_context", "text"))
+EXTRACTION_COLUMNS = (("source_event_id", "text"), ("project_id", "text"), ("subject_id", "text"),
+                      ("memory_id", "text"), ("text", "text"))
 OUTCOME_COLUMNS = (("event_id", "text"), ("project_id", "text"), ("event_type", "text"),
                    ("status", "int"), ("body", "text"), ("idempotency_key", "text"),
                    ("decided_at", "timestamptz"), ("actor", "text"), ("subject_id", "text"))
@@ -97,12 +99,9 @@ async def store_changes(conn: asyncpg.Connection, changes: Sequence[Change]) -> 
     extraction agent, queued in `extraction_requests` (the agent's position lives there)."""
     requests = [c for c in changes if c.type == MEMORY_EXTRACTION_REQUESTED]
     news = [c for c in changes if c.type != MEMORY_EXTRACTION_REQUESTED]
-    if requests:
-        await conn.executemany(
-            "INSERT INTO extraction_requests (source_event_id, project_id, subject_id, "
-            "memory_id, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            [(c.source_event_id, c.project_id, c.subject_id, c.payload["id"], c.payload["text"])
-             for c in requests])
+    await insert_rows(conn, "extraction_requests", EXTRACTION_COLUMNS, [
+        (c.source_event_id, c.project_id, c.subject_id, c.payload["id"], c.payload["text"])
+        for c in requests], "ON CONFLICT DO NOTHING")
     if not news:
         return
     trace = traceparent()  # the projector batch's span, None when traces are off

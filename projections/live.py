@@ -20,10 +20,15 @@ from dataclasses import dataclass, field
 
 from projections.applier import Applier, BatchResult, OffsetGap
 from projections.batch_writes import Record, TopicPartition
+from projections.lanes import gather_all, split
 from projections.log_reader import LogEnds, read_range
 
 log = logging.getLogger("core.projections.live")
 Applied = Callable[[list[BatchResult]], None]
+FILL_LANES = 2
+"""A catch-up folds its partitions in two concurrent lanes (partition mod 2), each in its
+own transactions: partitions share no rows, so one lane's Python overlaps the other's
+Postgres work (as in `projections.replay`)."""
 
 
 @dataclass
@@ -32,6 +37,9 @@ class LiveProjector:
     bootstrap: str
     topic: str
     batch_max: int = 500
+    fill_max: int = 5000
+    """Records per transaction when reading a range from the log (a catch-up, a gap): far
+    behind, bigger batches pay each statement's fixed cost over more events."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_seen: dict[int, int] = field(default_factory=dict)
     newly_assigned: set[int] = field(default_factory=set)
@@ -70,21 +78,25 @@ class LiveProjector:
         async with self.lock:
             stored = await self.applier.stored_positions(self.topic, wanted)
             ends = await self._log_ends(wanted)
-            results: list[BatchResult] = []
-            for partition in wanted:
-                if stored[partition] < ends.get(partition, 0):
-                    log.info("catching up %s[%d] from %d to %d", self.topic, partition,
-                             stored[partition], ends[partition])
-                    results += await self._fill(partition, stored[partition], ends[partition])
-            return results
+            behind = {p: (stored[p], ends[p]) for p in wanted if stored[p] < ends.get(p, 0)}
+            for partition, (start, end) in behind.items():
+                log.info("catching up %s[%d] from %d to %d", self.topic, partition, start, end)
+            done = await gather_all(*(self._fill_ranges({p: behind[p] for p in lane})
+                                      for lane in split(behind, FILL_LANES)))
+            return [result for lane_results in done for result in lane_results]
 
     async def _fill(self, partition: int, start: int, end: int) -> list[BatchResult]:
-        """Applies [start, end) of one partition, read in order from the log: an offset the
+        return await self._fill_ranges({partition: (start, end)})
+
+    async def _fill_ranges(self, ranges: dict[int, tuple[int, int]]) -> list[BatchResult]:
+        """Applies [start, end) of each partition, read in order from the log: an offset the
         read passed without a record (a transaction marker, a truncated log) is no gap."""
-        holes = {(self.topic, partition): (start, end)}
+        holes = {(self.topic, p): r for p, r in ranges.items()}
         results = []
-        async for batch in read_range(self.bootstrap, self.topic, {partition: start},
-                                      {partition: end}, max_records=self.batch_max):
+        async for batch in read_range(self.bootstrap, self.topic,
+                                      {p: s for p, (s, _) in ranges.items()},
+                                      {p: e for p, (_, e) in ranges.items()},
+                                      max_records=self.fill_max):
             results.append(await self.applier.apply(batch, holes))
         return results
 

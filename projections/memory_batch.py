@@ -68,7 +68,7 @@ def without_embedding(event: EventEnvelope) -> bool:
 
 
 async def submit_run(txs: list[EventTx]) -> list[Outcome]:
-    memories = [MemorySubmitted.model_validate(tx.event.payload) for tx in txs]
+    memories = [tx.payload_as(MemorySubmitted) for tx in txs]
     checks = await txs[0].conn.fetch(
         RUN_CHECK_SQL, [m.id for m in memories], [tx.event.project_id for tx in txs],
         [tx.event.subject_id for tx in txs], [m.text for m in memories])

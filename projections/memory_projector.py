@@ -85,7 +85,7 @@ async def _similar(tx: EventTx, embedding: list[float]) -> list[Similar]:
 
 
 async def submit(tx: EventTx) -> Outcome:
-    memory = MemorySubmitted.model_validate(tx.event.payload)
+    memory = tx.payload_as(MemorySubmitted)
     event = tx.event
     check = await tx.conn.fetchrow(PRECHECK_SQL, event.project_id, event.subject_id,
                                    memory.text, memory.id)

@@ -16,10 +16,15 @@ TimelineRow = tuple[Any, ...]
 
 def without_vectors(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: without_vectors(v) for k, v in value.items() if k != "embedding"}
+        return {k: v if type(v) in SCALARS else without_vectors(v) for k, v in value.items()
+                if k != "embedding"}
     if isinstance(value, list):
-        return [without_vectors(v) for v in value]
+        return [v if type(v) in SCALARS else without_vectors(v) for v in value]
     return value
+
+
+SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Values returned as they are without a call (the common case in a payload)."""
 
 
 def timeline_row(event: EventEnvelope, position: Position, outcome: Outcome | None) -> TimelineRow:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
+from pydantic import BaseModel
 
 from schemas.envelope import EventEnvelope
 from schemas.outcomes import Outcome
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,14 @@ class EventTx:
     event: EventEnvelope
     position: Position
     changes: list[Change] = field(default_factory=list)
+    typed: BaseModel | None = None
+    """The payload as decoding validated it (its registered model), when the caller has it."""
+
+    def payload_as(self, model: type[M]) -> M:
+        """The payload as `model`: the one decoding validated, else validated now."""
+        if isinstance(self.typed, model):
+            return self.typed
+        return model.model_validate(self.event.payload)
 
     def emit(self, change_type: str, payload: dict[str, Any],
              subject_id: str | None = None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.envelope import EventEnvelope
 from schemas.memory_events import claims_not_decided, drop_recalled_text
@@ -69,6 +69,11 @@ def parse_record(raw: bytes) -> dict[str, Any]:
 
 
 def decode_event(raw: bytes, keys: SubjectKeys = NO_KEYS) -> EventEnvelope:
+    return decode_typed(raw, keys)[0]
+
+
+def decode_typed(raw: bytes, keys: SubjectKeys = NO_KEYS) -> tuple[EventEnvelope, BaseModel]:
+    """The event and its payload as the registered model (validated once, here)."""
     data = parse_record(raw)
     try:
         data = open_record(data, "event_id", keys)
@@ -80,7 +85,7 @@ def decode_event(raw: bytes, keys: SubjectKeys = NO_KEYS) -> EventEnvelope:
         raise Forgotten(clear) from exc
     except SealError as exc:
         raise DecodeError(str(exc)) from exc
-    return validate_envelope(upcast(data))
+    return validate_typed(upcast(data))
 
 
 def upcast(data: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +102,10 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_envelope(data: dict[str, Any]) -> EventEnvelope:
+    return validate_typed(data)[0]
+
+
+def validate_typed(data: dict[str, Any]) -> tuple[EventEnvelope, BaseModel]:
     from schemas.registry import PAYLOADS
 
     try:
@@ -104,9 +113,9 @@ def validate_envelope(data: dict[str, Any]) -> EventEnvelope:
     except ValidationError as exc:
         raise DecodeError(f"invalid envelope: {exc.errors()[0]['msg']}") from exc
     try:
-        PAYLOADS[envelope.type].model_validate(envelope.payload)
+        payload = PAYLOADS[envelope.type].model_validate(envelope.payload)
     except ValidationError as exc:
         error = exc.errors()[0]
         raise DecodeError(f"invalid {envelope.type} payload at {error['loc']}: "
                           f"{error['msg']}") from exc
-    return envelope
+    return envelope, payload
