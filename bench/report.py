@@ -63,6 +63,12 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                        f"{e['errors']} missing",
                        bool(e) and e["concurrency"] >= 1000 and e["p99_ms"] <= 250
                        and e["errors"] == 0))
+    i = next((r for r in rows if r["group"] == "idle"), None)
+    out.append(_target("idle system < 2% of one core", i,
+                       i and f"{i['throughput']:.2f}% (" + ", ".join(
+                           f"{k.removeprefix('cpu_pct_')} {v:.2f}" for k, v in
+                           i["extra"].items() if k != "cpu_pct_total") + ")",
+                       bool(i) and i["throughput"] < 2))
     return out + wrk_targets(rows)
 
 
