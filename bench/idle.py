@@ -13,7 +13,8 @@ import time
 from bench.context import Bench
 from bench.stats import Scenario
 
-SETTLE_S = 10.0
+SETTLE_S = 30.0
+"""The broker's JIT keeps compiling through its first minute or so: measure after it."""
 MIN_DURATION_S = 20.0
 
 
@@ -27,7 +28,7 @@ async def run_idle(bench: Bench) -> None:
     pct = {role: round((now[role] - mark.get(role, 0.0)) * 100 / elapsed, 2) for role in now}
     total = round(sum(pct.values()), 2)
     bench.record(Scenario(name="idle", group="idle", duration_s=round(elapsed, 1),
-                          throughput=total, unit="% of a core",
+                          throughput=total, unit="%core",
                           extra={"cpu_pct_total": total,
                                  **{f"cpu_pct_{role}": v for role, v in pct.items()}}))
     print("  idle CPU, % of one core: " + ", ".join(f"{r} {v:.2f}" for r, v in pct.items())
