@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 SCENARIOS = ("writes", "reads", "sse", "projector", "batch", "subjects", "wrk")
-EXTRA_SCENARIOS = ("drills", "wrk-reads")
+EXTRA_SCENARIOS = ("drills", "wrk-reads", "idle")
 """Run only when named in `--only`: the fault drills (see `bench.drills`), the wrk read
-points without the wrk write points."""
+points without the wrk write points, and the idle system's CPU (see `bench.idle`, about a
+minute of waiting)."""
 
 
 def _ints(text: str) -> tuple[int, ...]:

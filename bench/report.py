@@ -63,7 +63,19 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                        f"{e['errors']} missing",
                        bool(e) and e["concurrency"] >= 1000 and e["p99_ms"] <= 250
                        and e["errors"] == 0))
+    out.append(idle_target(rows))
     return out + wrk_targets(rows)
+
+
+def idle_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The idle point (`bench.idle`): its throughput is the total % of one core."""
+    row = next((r for r in rows if r["group"] == "idle"), None)
+    if row is None:
+        return _target("idle system < 2% of one core", None, "", False)
+    parts = ", ".join(f"{k.removeprefix('cpu_pct_')} {v:.2f}" for k, v in row["extra"].items()
+                      if k != "cpu_pct_total")
+    return _target("idle system < 2% of one core", row, f"{row['throughput']:.2f}% ({parts})",
+                   row["throughput"] < 2)
 
 
 REFERENCE = {"wrk.write.plain.wait.c32": 1284.0, "wrk.write.claim.wait.c32": 488.0,

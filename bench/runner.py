@@ -54,6 +54,7 @@ async def run(args: argparse.Namespace, meta: dict[str, Any]) -> int:
 async def scenarios(bench: Bench) -> None:
     from bench.batch import run_batch
     from bench.catchup import run_projector
+    from bench.idle import run_idle
     from bench.reads import run_reads
     from bench.sse import run_sse
     from bench.subjects import run_subjects
@@ -61,6 +62,8 @@ async def scenarios(bench: Bench) -> None:
     from bench.wrk_load import run_wrk_reads, run_wrk_writes, wrk_available
 
     await _warm_up(bench)
+    if "idle" in bench.options.only:  # first, before any load leaves a backlog behind
+        await run_idle(bench)
     for name, scenario in (("writes", run_writes), ("sse", run_sse), ("reads", run_reads),
                            ("projector", run_projector), ("batch", run_batch),
                            ("subjects", run_subjects)):

@@ -42,6 +42,11 @@ MAX_KEY_LENGTH = 255
 ENVELOPE_FIELDS = ("type", "project_id", "idempotency_key")
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
 BATCH_MAX = 500
+# Idle cost: a heartbeat every third of the session timeout (Kafka's ratio; a member still
+# learns of a rebalance within 3 s) and a long poll the broker answers as soon as a command
+# arrives (it only delays a fetch after a rebalance, by at most this long).
+HEARTBEAT_MS = 3_000
+FETCH_WAIT_MS = 5_000
 
 
 class Principal(Protocol):
@@ -156,7 +161,8 @@ class CommandIntake:
         consumer = AIOKafkaConsumer(
             self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest",
-            session_timeout_ms=10_000, heartbeat_interval_ms=1_000)
+            session_timeout_ms=10_000, heartbeat_interval_ms=HEARTBEAT_MS,
+            fetch_max_wait_ms=FETCH_WAIT_MS)
         await consumer.start()
         try:
             while True:

@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.core_home / "faust"),
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=10,
-        broker_heartbeat_interval=1,
+        broker_heartbeat_interval=3,  # a third of the session timeout, Kafka's own ratio
         broker_rebalance_timeout=10,
         producer_acks=-1,
     )

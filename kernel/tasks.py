@@ -8,7 +8,6 @@ bounded backoff. `TaskSet` holds short one-shot tasks until they finish and logs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -86,13 +85,17 @@ class TaskSet:
 async def drain_when_woken(name: str, drain: Callable[[], Awaitable[object]],
                            wakeup: asyncio.Event, *, idle_poll_s: float, max_backoff_s: float,
                            healthy: Callable[[bool], None] = lambda _ok: None) -> None:
-    """Forever: run `drain`, then wait for `wakeup` or `idle_poll_s`. A wake that arrives
+    """Forever: run `drain`, then wait for `wakeup` or the idle poll. A wake that arrives
     while `drain` runs starts the next drain at once (nothing it announced waits for a poll).
-    A failure is logged, reported through `healthy(False)` and retried after a backoff that
-    doubles up to `max_backoff_s` (wakes do not cut it short); a success resets it."""
-    backoff = idle_poll_s
+    The poll only catches work nobody woke this loop for (another process's leftovers), so
+    while nothing wakes it, it doubles from `idle_poll_s` up to `max_backoff_s`; a wake
+    resets it. A failure is logged, reported through `healthy(False)` and retried after a
+    backoff that doubles up to `max_backoff_s` (wakes do not cut it short); a success resets
+    it."""
+    backoff = idle = idle_poll_s
     while True:
         wakeup.clear()
+        wait = idle
         try:
             await drain()
             healthy(True)
@@ -100,7 +103,10 @@ async def drain_when_woken(name: str, drain: Callable[[], Awaitable[object]],
         except Exception as exc:
             healthy(False)
             log.warning("%s failed, retrying in %.1fs: %r", name, backoff, exc)
-            backoff = min(backoff * 2, max_backoff_s)
+            backoff = wait = min(backoff * 2, max_backoff_s)
             wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), backoff)
+        try:
+            await asyncio.wait_for(wakeup.wait(), wait)
+            idle = idle_poll_s
+        except TimeoutError:
+            idle = min(idle * 2, max_backoff_s)

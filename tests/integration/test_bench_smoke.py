@@ -51,7 +51,7 @@ async def test_harness_runs_every_scenario_and_compares(system: System, infra: I
             "projector", "replay", "batch-async", "subjects", "wrk-plain-wait",
             "wrk-claim-async", "wrk-read-search", "wrk-read-list"} <= groups, output
     assert all(row["requests"] > 0 for row in report["scenarios"]), output
-    assert len(report["targets"]) == 10
+    assert len(report["targets"]) == 11
     assert {"api", "worker", "projector-worker"} <= set(report["memory_mb"])
     code, compared = await run_bench("compare", str(path), str(path))
     assert code == 0 and "1.00x" in compared, compared

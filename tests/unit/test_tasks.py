@@ -118,3 +118,26 @@ async def test_wakes_do_not_cut_a_failure_backoff_short() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert loop.time() - started >= 0.39  # two full backoffs passed before the third try
+
+
+async def test_the_idle_poll_doubles_while_nothing_wakes_the_loop() -> None:
+    loop = asyncio.get_running_loop()
+    wakeup, done = asyncio.Event(), asyncio.Event()
+    times: list[float] = []
+
+    async def drain() -> None:
+        times.append(loop.time())
+        if len(times) == 5:
+            done.set()
+
+    task = asyncio.create_task(drain_when_woken("unit-idle", drain, wakeup, idle_poll_s=0.01,
+                                                max_backoff_s=0.04))
+    try:
+        await asyncio.wait_for(done.wait(), 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # a wait never ends (much) before its timeout: 0.01, 0.02, 0.04, then capped at 0.04
+    assert [g >= 0.9 * least for g, least in zip(gaps, (0.01, 0.02, 0.04, 0.04), strict=True)] \
+        == [True] * 4, gaps
