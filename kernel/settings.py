@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     ready_max_outbox_age_s: float = Field(default=30.0, alias="CORE_READY_MAX_OUTBOX_AGE_S")
     position_check_s: float = Field(default=5.0, alias="CORE_POSITION_CHECK_S")
     analyze_growth: float = Field(default=0.2, alias="CORE_ANALYZE_GROWTH")
-    analyze_check_s: float = Field(default=30.0, alias="CORE_ANALYZE_CHECK_S")
+    analyze_check_s: float = Field(default=5.0, alias="CORE_ANALYZE_CHECK_S")
     batch_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1,
                                       alias="CORE_BATCH_MAX_BODY_BYTES")
     batch_max_line_bytes: int = Field(default=1024 * 1024, ge=1,

@@ -254,3 +254,30 @@ async def test_a_run_with_tags_of_any_lengths_stays_one_statement(pool: asyncpg.
     assert not result.guarded
     stored = await pool.fetch("SELECT tags FROM memories ORDER BY id")
     assert [r["tags"] for r in stored] == tags
+
+
+async def test_tables_a_batch_reads_are_analyzed_while_they_grow(pool: asyncpg.Pool) -> None:
+    """A new database's plans were made for empty tables; the growth analyzer refreshes the
+    statistics of every table a batch reads, not only the memories and claims."""
+    from projections.maintenance import GrowthAnalyzer, note_applied
+
+    applier = Applier(pool, "c", HANDLERS, notify_outcomes=False, batchers=BATCHERS)
+    records = [submitted(i, f"m-{i}", subject=f"s{i % 50}") for i in range(400)]
+    for start in range(0, 400, 100):
+        await applier.apply(records[start:start + 100])
+    note_applied(len(records))
+    analyzer = GrowthAnalyzer(pool, growth=0.2, check_s=0.1)
+    task = asyncio.create_task(analyzer.run())
+
+    async def analyzed() -> set[str]:
+        rows = await pool.fetch("SELECT relname FROM pg_stat_user_tables WHERE "
+                                "last_analyze IS NOT NULL")
+        return {r["relname"] for r in rows}
+
+    try:
+        async with asyncio.timeout(60):
+            while not {"memories", "subjects", "subject_events"} <= await analyzed():
+                await asyncio.sleep(0.2)  # statistics arrive on their own schedule
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
