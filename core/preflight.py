@@ -11,6 +11,10 @@ from kernel.kafka import partition_count
 from kernel.migrate import MigrationStatus, status
 from kernel.settings import Settings
 
+TOPIC_VISIBLE_WAIT_S = 10.0
+"""How long a missing topic may take to appear before the refusal: in a cluster a topic
+just created through the controller reaches each broker's metadata a moment later, and a
+service started right after `core topics` may ask a broker that has not seen it yet."""
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -38,6 +42,7 @@ async def preflight(settings: Settings, *, migrations: bool, topics: list[str]) 
     kafka_log.setLevel(logging.CRITICAL)  # its per-attempt connect errors; we say it once
     try:
         for topic in topics:
-            await partition_count(settings.resolved_bootstrap(), topic)
+            await partition_count(settings.resolved_bootstrap(), topic,
+                                  wait_s=TOPIC_VISIBLE_WAIT_S)
     finally:
         kafka_log.setLevel(level)

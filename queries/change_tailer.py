@@ -5,11 +5,6 @@ instance sees writes made through any other.
 
 Fan-out never waits: a subscription whose bounded queue is full is cut off (it receives
 `OVERFLOW` and is dropped), so one slow client cannot stall the others.
-
-While no stream is open the tailer's partitions are paused: it fetches nothing, so a process
-nobody streams from does not read (and open) every change of the system. The first
-subscriber moves it to the log end and resumes it; its stream starts there, as it would
-have on a tailer that had kept reading.
 """
 
 from __future__ import annotations
@@ -103,9 +98,6 @@ class ChangeTailer:
         # project → filter → subscriptions: a change is matched once per distinct filter
         self._by_project: dict[str, dict[StreamFilter, set[Subscription]]] = {}
         self._consumer = changes_consumer(bootstrap)
-        self._partitions: list[TopicPartition] = []
-        self._paused = False
-        self._waking = asyncio.Lock()
         self._task: SupervisedTask | None = None
         self.catchups = CatchUps(bootstrap, topic)
         self.opener: Opener | None = None
@@ -122,32 +114,11 @@ class ChangeTailer:
     async def start(self) -> None:
         count = await partition_count(self.bootstrap, self.topic, wait_s=30.0)
         await self._consumer.start()
-        self._partitions = [TopicPartition(self.topic, p) for p in range(count)]
-        self._consumer.assign(self._partitions)
-        await self._to_log_end()
-        if not self._by_project:
-            self._pause()
+        tps = [TopicPartition(self.topic, p) for p in range(count)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        self.positions = [await self._consumer.position(tp) for tp in tps]
         self._task = SupervisedTask("change-tailer", self._run).start()
-
-    async def _to_log_end(self) -> None:
-        await self._consumer.seek_to_end(*self._partitions)
-        self.positions = [await self._consumer.position(tp) for tp in self._partitions]
-
-    def _pause(self) -> None:
-        self._consumer.pause(*self._partitions)
-        self._paused = True
-
-    async def _wake(self) -> None:
-        """Resume a paused tailer from the log end as it is now."""
-        async with self._waking:
-            if self._paused:
-                await self._to_log_end()
-                self._consumer.resume(*self._partitions)
-                self._paused = False
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -165,11 +136,8 @@ class ChangeTailer:
     def project_subscribers(self, project_id: str) -> int:
         return sum(len(group) for group in self._by_project.get(project_id, {}).values())
 
-    async def subscribe(self, stream_filter: StreamFilter) -> Subscription:
-        """The stream gets every matching change from `start` on (registered with no await
-        between reading `start` and joining the fan-out)."""
-        if self._paused:
-            await self._wake()
+    def subscribe(self, stream_filter: StreamFilter) -> Subscription:
+        """Registered synchronously: the stream gets every matching change from `start` on."""
         subscription = Subscription(stream_filter, tuple(self.positions),
                                     asyncio.Queue(maxsize=self.queue_max))
         groups = self._by_project.setdefault(stream_filter.project_id, {})
@@ -185,8 +153,6 @@ class ChangeTailer:
             groups.pop(subscription.filter, None)
         if not groups:
             self._by_project.pop(subscription.filter.project_id, None)
-        if not self._by_project and self._partitions and not self._paused:
-            self._pause()
 
     async def _run(self) -> None:
         while True:

@@ -108,7 +108,7 @@ class ChangeStream:
 
     async def frames(self, last_event_id: str | None,
                      shutdown: anyio.Event) -> AsyncIterator[bytes]:
-        subscription = await self.tailer.subscribe(self.filter)
+        subscription = self.tailer.subscribe(self.filter)
         cursor = Cursor(subscription.start)
         closer = asyncio.create_task(self._end_on(shutdown, subscription))
         try:

@@ -116,23 +116,6 @@ async def test_write_through_one_instance_reaches_a_subscriber_on_another(
         assert await stream.quiet(1) == []  # the internal extraction request never shows
 
 
-async def test_first_stream_after_a_quiet_spell_starts_at_the_log_end(
-        system: System, replica: System) -> None:
-    """While nothing streams from the replica its tailer is paused; the next stream starts
-    where the log ends then, so a change made before it never shows, and one after it does."""
-    project = new_project()
-    async with open_stream(system, project, subject="u1") as witness:
-        connected(await witness.frame())
-        await remember(system, project, "u1", "written while nobody streams from the replica")
-        assert (await witness.event()).event == "memory.created"  # it is in core.changes now
-    async with open_stream(replica, project, subject="u1") as stream:
-        connected(await stream.frame())
-        later = await remember(system, project, "u1", "written while the replica streams")
-        frame = await stream.event()
-        assert (frame.event, frame.data["id"]) == ("memory.created", later["id"])
-        assert await stream.quiet(1) == []
-
-
 async def test_subject_filter_and_project_wide(system: System, replica: System) -> None:
     project = new_project()
     async with open_stream(replica, project, subject="s1") as one, \

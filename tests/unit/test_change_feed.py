@@ -87,9 +87,9 @@ def test_cursor_only_moves_forward_and_forgets_old_ids() -> None:
 async def test_fan_out_filters_and_cuts_off_a_full_queue() -> None:
     tailer = ChangeTailer("127.0.0.1:1", "t", queue_max=2, partitions=2)
     try:
-        slow = await tailer.subscribe(StreamFilter("p", None))
-        fast = await tailer.subscribe(StreamFilter("p", "s"))
-        other = await tailer.subscribe(StreamFilter("q", None))
+        slow = tailer.subscribe(StreamFilter("p", None))
+        fast = tailer.subscribe(StreamFilter("p", "s"))
+        other = tailer.subscribe(StreamFilter("q", None))
         for offset in range(3):
             tailer._dispatch(record(1, offset, change(change_id=f"c{offset}")))
             if offset < 2:
